@@ -1,0 +1,179 @@
+//! moto's server on a free loopback port, reached by the real AWS SDK through the standard endpoint override, and seeding helpers.
+
+use std::time::{Duration, Instant};
+
+use crate::control_plane::run_dir;
+use crate::process::ManagedProcess;
+use crate::{Binaries, Result, TestenvError, free_port};
+
+/// The account the emulator answers for: the platform's own, so tacos's account guard can be tested.
+pub const ACCOUNT_ID: &str = "137406935518";
+pub const REGION: &str = "ap-northeast-2";
+
+/// How moto treats requested ACM certificates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AcmValidation {
+    /// Requested certificates are ISSUED at once (`MOTO_ACM_VALIDATION_WAIT=0`).
+    Immediate,
+    /// Requested certificates stay PENDING_VALIDATION (moto's default wait).
+    Pending,
+}
+
+/// A running moto server. Dropping it stops the server.
+#[derive(Debug)]
+pub struct AwsEmulator {
+    pub endpoint: String,
+    process: ManagedProcess,
+    _dir: tempfile::TempDir,
+}
+
+impl AwsEmulator {
+    pub async fn start(acm: AcmValidation) -> Result<Self> {
+        Self::start_for_account(acm, ACCOUNT_ID).await
+    }
+
+    /// Starts moto answering as `account` (moto's `MOTO_ACCOUNT_ID`).
+    pub async fn start_for_account(acm: AcmValidation, account: &str) -> Result<Self> {
+        let binaries = Binaries::locate()?;
+        binaries.require("moto_server", &binaries.moto_server)?;
+        let dir = run_dir("moto")?;
+        let port = free_port()?;
+        let args = vec![
+            "-H".to_string(),
+            "127.0.0.1".to_string(),
+            "-p".to_string(),
+            port.to_string(),
+        ];
+        let mut env = vec![("MOTO_ACCOUNT_ID", account)];
+        if acm == AcmValidation::Immediate {
+            env.push(("MOTO_ACM_VALIDATION_WAIT", "0"));
+        }
+        let mut process = ManagedProcess::spawn(
+            "moto_server",
+            &binaries.moto_server,
+            &args,
+            &env,
+            dir.path().join("moto.log"),
+        )?;
+        let endpoint = format!("http://127.0.0.1:{port}");
+        let started = Instant::now();
+        let http = reqwest::Client::new();
+        loop {
+            if let Ok(response) = http.get(format!("{endpoint}/moto-api/")).send().await
+                && response.status().is_success()
+            {
+                break;
+            }
+            if process.has_exited() || started.elapsed() > Duration::from_secs(60) {
+                return Err(TestenvError::NotReady {
+                    what: "moto_server".into(),
+                    seconds: started.elapsed().as_secs(),
+                    log: process.log.clone(),
+                    tail: process.log_tail(25),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        Ok(Self {
+            endpoint,
+            process,
+            _dir: dir,
+        })
+    }
+
+    /// The environment a process (tacos itself) needs to reach this emulator through the SDK's standard settings.
+    pub fn env(&self) -> Vec<(String, String)> {
+        vec![
+            ("AWS_ENDPOINT_URL".into(), self.endpoint.clone()),
+            ("AWS_ACCESS_KEY_ID".into(), "testing".into()),
+            ("AWS_SECRET_ACCESS_KEY".into(), "testing".into()),
+            ("AWS_REGION".into(), REGION.into()),
+            ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
+        ]
+    }
+
+    /// SDK configuration for seeding and reading the emulator from a test.
+    pub async fn sdk_config(&self) -> aws_config::SdkConfig {
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(&self.endpoint)
+            .region(aws_config::Region::new(REGION))
+            .credentials_provider(aws_sdk_eks::config::Credentials::new(
+                "testing",
+                "testing",
+                None,
+                None,
+                "tacos-testenv",
+            ))
+            .load()
+            .await
+    }
+
+    /// Creates an EKS cluster (moto reports it ACTIVE at once).
+    pub async fn seed_eks_cluster(&self, name: &str, version: &str) -> Result<()> {
+        let eks = aws_sdk_eks::Client::new(&self.sdk_config().await);
+        eks.create_cluster()
+            .name(name)
+            .version(version)
+            .role_arn(format!(
+                "arn:aws:iam::{ACCOUNT_ID}:role/{name}-cluster-role"
+            ))
+            .resources_vpc_config(
+                aws_sdk_eks::types::VpcConfigRequest::builder()
+                    .subnet_ids("subnet-0a1b2c3d")
+                    .security_group_ids("sg-0cluster")
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| aws_err("create EKS cluster", e))?;
+        Ok(())
+    }
+
+    /// Requests an ACM certificate and returns its ARN.
+    pub async fn seed_certificate(
+        &self,
+        domain: &str,
+        alternative_names: &[&str],
+    ) -> Result<String> {
+        let acm = aws_sdk_acm::Client::new(&self.sdk_config().await);
+        let mut request = acm
+            .request_certificate()
+            .domain_name(domain)
+            .validation_method(aws_sdk_acm::types::ValidationMethod::Dns);
+        for name in alternative_names {
+            request = request.subject_alternative_names(*name);
+        }
+        let output = request
+            .send()
+            .await
+            .map_err(|e| aws_err("request ACM certificate", e))?;
+        output.certificate_arn.ok_or_else(|| TestenvError::Aws {
+            action: "request ACM certificate".into(),
+            message: "no ARN returned".into(),
+        })
+    }
+
+    /// Creates a public hosted zone and returns its id.
+    pub async fn seed_hosted_zone(&self, name: &str) -> Result<String> {
+        let route53 = aws_sdk_route53::Client::new(&self.sdk_config().await);
+        let output = route53
+            .create_hosted_zone()
+            .name(name)
+            .caller_reference(format!("tacos-testenv-{name}"))
+            .send()
+            .await
+            .map_err(|e| aws_err("create hosted zone", e))?;
+        Ok(output.hosted_zone.map(|z| z.id).unwrap_or_default())
+    }
+
+    pub fn log_tail(&self, lines: usize) -> String {
+        self.process.log_tail(lines)
+    }
+}
+
+fn aws_err(action: &str, error: impl std::error::Error) -> TestenvError {
+    TestenvError::Aws {
+        action: action.to_string(),
+        message: crate::shared::error_chain(&error),
+    }
+}

@@ -1,0 +1,110 @@
+//! Where `testenv/install.sh` put the binaries, CRDs and the moto server, derived from the pinned versions.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use crate::{Result, TestenvError};
+
+const VERSIONS: &str = include_str!("../../../testenv/versions.env");
+
+/// Paths of everything the test environment runs.
+#[derive(Debug, Clone)]
+pub struct Binaries {
+    pub etcd: PathBuf,
+    pub kube_apiserver: PathBuf,
+    pub kube_controller_manager: PathBuf,
+    pub kube_scheduler: PathBuf,
+    pub kubectl: PathBuf,
+    pub kwok: PathBuf,
+    /// kwok's own stage files (how fake nodes and pods behave), taken from its module.
+    pub kwok_stages: PathBuf,
+    pub helm: PathBuf,
+    pub moto_server: PathBuf,
+    /// Folder of upstream CRD folders (one per project and version).
+    pub upstream_crds: PathBuf,
+    /// Stand-in CRDs of our own for projects whose CRDs no registry serves.
+    pub stand_in_crds: PathBuf,
+    pub kubernetes_version: String,
+}
+
+impl Binaries {
+    /// Reads `TACOS_TESTENV_CACHE` (default `~/.cache/tacos-testenv`) and the pinned versions.
+    pub fn locate() -> Result<Self> {
+        let versions = parse_versions(VERSIONS);
+        let cache = std::env::var_os("TACOS_TESTENV_CACHE")
+            .map(PathBuf::from)
+            .or_else(|| {
+                std::env::var_os("HOME")
+                    .map(|home| PathBuf::from(home).join(".cache/tacos-testenv"))
+            })
+            .unwrap_or_else(|| PathBuf::from(".cache/tacos-testenv"));
+        let version = |key: &str| versions.get(key).cloned().unwrap_or_default();
+        let bin = cache.join("bin");
+        let kubernetes = bin.join(format!("kubernetes-{}", version("KUBERNETES_VERSION")));
+        Ok(Self {
+            etcd: bin
+                .join(format!("etcd-{}", version("ETCD_VERSION")))
+                .join("etcd"),
+            kube_apiserver: kubernetes.join("kube-apiserver"),
+            kube_controller_manager: kubernetes.join("kube-controller-manager"),
+            kube_scheduler: kubernetes.join("kube-scheduler"),
+            kubectl: kubernetes.join("kubectl"),
+            kwok: bin
+                .join(format!("kwok-{}", version("KWOK_VERSION")))
+                .join("kwok"),
+            kwok_stages: cache.join(format!("kwok-stages-{}", version("KWOK_VERSION"))),
+            helm: bin
+                .join(format!("helm-{}", version("HELM_VERSION")))
+                .join("helm"),
+            moto_server: cache
+                .join(format!("venv-moto-{}", version("MOTO_VERSION")))
+                .join("bin/moto_server"),
+            upstream_crds: cache.join("crds"),
+            stand_in_crds: Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testenv/stand-ins"),
+            kubernetes_version: version("KUBERNETES_VERSION"),
+        })
+    }
+
+    /// Fails with the install command when `path` is missing.
+    pub fn require<'a>(&self, what: &str, path: &'a Path) -> Result<&'a Path> {
+        if path.is_file() {
+            Ok(path)
+        } else {
+            Err(TestenvError::MissingBinary {
+                what: what.to_string(),
+                path: path.to_path_buf(),
+            })
+        }
+    }
+}
+
+fn parse_versions(text: &str) -> HashMap<String, String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .filter_map(|line| line.split_once('='))
+        .map(|(key, value)| (key.trim().to_string(), value.trim().to_string()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_file_pins_every_component() {
+        let versions = parse_versions(VERSIONS);
+        for key in [
+            "KUBERNETES_VERSION",
+            "ETCD_VERSION",
+            "KWOK_VERSION",
+            "HELM_VERSION",
+            "MOTO_VERSION",
+        ] {
+            assert!(
+                versions.get(key).is_some_and(|v| !v.is_empty()),
+                "{key} missing from versions.env"
+            );
+        }
+    }
+}

@@ -1,0 +1,165 @@
+//! Stand-ins for controllers the simulated cluster does not run (AWS Load Balancer Controller, Argo CD, k6-operator): each writes the status that controller would write.
+
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use kube::core::{ApiResource, GroupVersionKind};
+use serde_json::{Value, json};
+
+use crate::{Result, kube_err};
+
+fn api(
+    client: &kube::Client,
+    group: &str,
+    version: &str,
+    kind: &str,
+    namespace: &str,
+) -> Api<DynamicObject> {
+    let resource = ApiResource::from_gvk(&GroupVersionKind::gvk(group, version, kind));
+    Api::namespaced_with(client.clone(), namespace, &resource)
+}
+
+fn condition(type_: &str, status: bool, reason: &str, generation: i64) -> Value {
+    json!({
+        "type": type_,
+        "status": if status { "True" } else { "False" },
+        "reason": reason,
+        "message": format!("set by the tacos test harness playing the controller ({reason})"),
+        "observedGeneration": generation,
+        "lastTransitionTime": "2026-01-01T00:00:00Z",
+    })
+}
+
+async fn patch_status(
+    api: &Api<DynamicObject>,
+    name: &str,
+    status: Value,
+    manager: &str,
+) -> Result<()> {
+    api.patch_status(
+        name,
+        &PatchParams::default(),
+        &Patch::Merge(json!({ "status": status })),
+    )
+    .await
+    .map_err(kube_err(format!("set status of {name} as {manager}")))?;
+    Ok(())
+}
+
+/// Plays the AWS Load Balancer Controller: the Gateway Accepted and Programmed at its current
+/// generation, every listener ResolvedRefs, with `alb_hostname` as its address.
+pub async fn aws_lbc_program_gateway(
+    client: &kube::Client,
+    namespace: &str,
+    name: &str,
+    alb_hostname: &str,
+) -> Result<()> {
+    let gateways = api(
+        client,
+        "gateway.networking.k8s.io",
+        "v1",
+        "Gateway",
+        namespace,
+    );
+    let gateway = gateways
+        .get(name)
+        .await
+        .map_err(kube_err(format!("get Gateway {namespace}/{name}")))?;
+    let generation = gateway.metadata.generation.unwrap_or(1);
+    let listeners: Vec<Value> = gateway.data["spec"]["listeners"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|listener| {
+            let kinds = if listener["protocol"] == "HTTPS" || listener["protocol"] == "HTTP" {
+                json!([{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute"}, {"group": "gateway.networking.k8s.io", "kind": "GRPCRoute"}])
+            } else {
+                json!([])
+            };
+            json!({
+                "name": listener["name"],
+                "attachedRoutes": 0,
+                "supportedKinds": kinds,
+                "conditions": [
+                    condition("Accepted", true, "Accepted", generation),
+                    condition("Programmed", true, "Programmed", generation),
+                    condition("ResolvedRefs", true, "ResolvedRefs", generation),
+                ],
+            })
+        })
+        .collect();
+    let status = json!({
+        "addresses": [{"type": "Hostname", "value": alb_hostname}],
+        "conditions": [
+            condition("Accepted", true, "Accepted", generation),
+            condition("Programmed", true, "Programmed", generation),
+        ],
+        "listeners": listeners,
+    });
+    patch_status(&gateways, name, status, "AWS Load Balancer Controller").await
+}
+
+/// Plays the AWS Load Balancer Controller for a route (`kind` HTTPRoute or GRPCRoute): every parent Accepted and ResolvedRefs.
+pub async fn aws_lbc_accept_route(
+    client: &kube::Client,
+    kind: &str,
+    namespace: &str,
+    name: &str,
+) -> Result<()> {
+    let routes = api(client, "gateway.networking.k8s.io", "v1", kind, namespace);
+    let route = routes
+        .get(name)
+        .await
+        .map_err(kube_err(format!("get {kind} {namespace}/{name}")))?;
+    let generation = route.metadata.generation.unwrap_or(1);
+    let parents: Vec<Value> = route.data["spec"]["parentRefs"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|parent| {
+            json!({
+                "parentRef": parent,
+                "controllerName": "gateway.k8s.aws/alb",
+                "conditions": [
+                    condition("Accepted", true, "Accepted", generation),
+                    condition("ResolvedRefs", true, "ResolvedRefs", generation),
+                ],
+            })
+        })
+        .collect();
+    patch_status(
+        &routes,
+        name,
+        json!({ "parents": parents }),
+        "AWS Load Balancer Controller",
+    )
+    .await
+}
+
+/// Plays Argo CD's application controller: the Application Synced at `revision` and with the given health.
+pub async fn argocd_set_application(
+    client: &kube::Client,
+    namespace: &str,
+    name: &str,
+    revision: &str,
+    health: &str,
+) -> Result<()> {
+    let applications = api(client, "argoproj.io", "v1alpha1", "Application", namespace);
+    let status = json!({
+        "sync": {"status": "Synced", "revision": revision},
+        "health": {"status": health},
+        "operationState": {"phase": "Succeeded", "message": "successfully synced (set by the tacos test harness playing Argo CD)"},
+    });
+    patch_status(&applications, name, status, "Argo CD").await
+}
+
+/// Plays k6-operator: moves a TestRun to `stage` (initialization, created, started, finished, error).
+pub async fn k6_operator_set_stage(
+    client: &kube::Client,
+    namespace: &str,
+    name: &str,
+    stage: &str,
+) -> Result<()> {
+    let runs = api(client, "k6.io", "v1alpha1", "TestRun", namespace);
+    patch_status(&runs, name, json!({ "stage": stage }), "k6-operator").await
+}

@@ -1,0 +1,262 @@
+//! Command-line definitions (clap): subcommands, global flags in kubectl's and the AWS CLI's spelling. Parsing validates only.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::report::Severity;
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  clean: nothing at or above --fail-on (diff: no changes)
+  1  findings at or above --fail-on (diff: changes)
+  2  bad usage or bad input (YAML, tacos.yaml, flags, kubeconfig)
+  3  the cluster or AWS could not be reached";
+
+/// Installs and keeps the Traffic Tacos platform on Kubernetes (EKS), the GitOps way.
+#[derive(Debug, Parser)]
+#[command(name = "tacos", version, about, after_help = EXIT_CODES, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config).
+    #[arg(long, global = true, env = "KUBECONFIG", value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context to use.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub context: Option<String>,
+    /// The AWS profile (default: the environment's profile in tacos.yaml).
+    #[arg(long, global = true, env = "AWS_PROFILE", value_name = "NAME")]
+    pub profile: Option<String>,
+    /// The AWS region (default: the environment's region in tacos.yaml).
+    #[arg(long, global = true, value_name = "REGION")]
+    pub region: Option<String>,
+    /// Which environment of tacos.yaml.
+    #[arg(long = "env", global = true, value_name = "NAME")]
+    pub environment: Option<String>,
+    /// The tacos.yaml to read.
+    #[arg(long, global = true, value_name = "FILE", default_value = "tacos.yaml")]
+    pub config: PathBuf,
+    /// The repository root holding manifests/, charts/, helm-values/, applications/.
+    #[arg(long, global = true, value_name = "DIR", default_value = ".")]
+    pub repo: PathBuf,
+    /// Output format.
+    #[arg(long, short = 'o', global = true, value_enum, default_value_t = OutputFormat::Human)]
+    pub output: OutputFormat,
+    /// More detail (-v, -vv).
+    #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only errors.
+    #[arg(long, short = 'q', global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Human,
+    Json,
+    /// SARIF 2.1.0 (lint only).
+    Sarif,
+    /// JUnit XML (verify only).
+    Junit,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, ValueEnum)]
+pub enum PhaseName {
+    Gateway,
+    Argocd,
+    Apps,
+    Monitoring,
+    Loadtest,
+}
+
+impl PhaseName {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PhaseName::Gateway => "gateway",
+            PhaseName::Argocd => "argocd",
+            PhaseName::Apps => "apps",
+            PhaseName::Monitoring => "monitoring",
+            PhaseName::Loadtest => "loadtest",
+        }
+    }
+}
+
+/// A phase, or all of them in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PhaseSelection {
+    Gateway,
+    Argocd,
+    Apps,
+    Monitoring,
+    Loadtest,
+    All,
+}
+
+impl PhaseSelection {
+    pub fn phases(self) -> Vec<PhaseName> {
+        match self {
+            PhaseSelection::Gateway => vec![PhaseName::Gateway],
+            PhaseSelection::Argocd => vec![PhaseName::Argocd],
+            PhaseSelection::Apps => vec![PhaseName::Apps],
+            PhaseSelection::Monitoring => vec![PhaseName::Monitoring],
+            PhaseSelection::Loadtest => vec![PhaseName::Loadtest],
+            PhaseSelection::All => vec![
+                PhaseName::Gateway,
+                PhaseName::Argocd,
+                PhaseName::Apps,
+                PhaseName::Monitoring,
+            ],
+        }
+    }
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct DeployArgs {
+    /// Which phase to deploy (`all`: gateway, argocd, apps, monitoring in order).
+    #[arg(long, value_enum)]
+    pub phase: PhaseSelection,
+    #[command(flatten)]
+    pub apply: ApplyArgs,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ApplyArgs {
+    /// Server-side dry run: the apiserver validates and admits, nothing is stored.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Take over fields another field manager owns.
+    #[arg(long)]
+    pub force_conflicts: bool,
+    /// Run even if the previous phase is not healthy (with a warning).
+    #[arg(long)]
+    pub skip_deps: bool,
+    /// How long to wait for the phase to be ready, e.g. 10m, 90s.
+    #[arg(long, default_value = "10m", value_parser = parse_duration)]
+    pub timeout: std::time::Duration,
+    /// A local folder holding the pinned charts and CRD releases (air-gapped clusters).
+    #[arg(long, value_name = "DIR")]
+    pub chart_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Render, check AWS and the cluster, apply by server-side apply, wait until up, check again.
+    Deploy(DeployArgs),
+    /// Same as `deploy --phase gateway`.
+    Gateway(ApplyArgs),
+    /// Same as `deploy --phase argocd`.
+    Argocd(ApplyArgs),
+    /// Same as `deploy --phase apps`.
+    Apps(ApplyArgs),
+    /// Read-only: does the cluster match the tree and is everything healthy? (exit code for CI)
+    Verify {
+        #[arg(long, value_enum)]
+        phase: Option<PhaseSelection>,
+    },
+    /// Read-only: find what is broken, why, and what to type to fix it.
+    Doctor,
+    /// Offline: check Kubernetes YAML for what would hurt in production.
+    Lint(LintArgs),
+    /// Offline: for each phase, the checks it runs and the objects it applies, in order.
+    Plan {
+        #[arg(long, value_enum, default_value_t = PhaseSelection::All)]
+        phase: PhaseSelection,
+    },
+    /// Server-side dry run against the live cluster: what `deploy` would change.
+    Diff {
+        #[arg(long, value_enum, default_value_t = PhaseSelection::All)]
+        phase: PhaseSelection,
+    },
+    /// Print a shell completion script.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct LintArgs {
+    /// Files or folders of Kubernetes YAML (default: the current folder).
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Exit 1 when a finding is at or above this severity.
+    #[arg(long, value_enum, default_value_t = Severity::Error)]
+    pub fail_on: Severity,
+    /// Do not render Helm charts used by Argo CD Applications.
+    #[arg(long)]
+    pub no_render: bool,
+    /// The helm binary used to render charts.
+    #[arg(long, env = "TACOS_HELM", value_name = "FILE")]
+    pub helm: Option<PathBuf>,
+    /// List every rule and exit.
+    #[arg(long)]
+    pub list_rules: bool,
+}
+
+/// Parses `90s`, `10m`, `1h`, or plain seconds.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let (number, unit) = text
+        .find(|c: char| !c.is_ascii_digit())
+        .map(|i| text.split_at(i))
+        .unwrap_or((text, "s"));
+    let value: u64 = number
+        .parse()
+        .map_err(|_| format!("\"{text}\" is not a duration like 90s, 10m or 1h"))?;
+    let seconds = match unit {
+        "s" => value,
+        "m" => value * 60,
+        "h" => value * 3600,
+        _ => {
+            return Err(format!(
+                "\"{text}\": unknown unit \"{unit}\" (use s, m or h)"
+            ));
+        }
+    };
+    Ok(std::time::Duration::from_secs(seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn durations_parse_with_units() {
+        assert_eq!(parse_duration("90s").unwrap().as_secs(), 90);
+        assert_eq!(parse_duration("10m").unwrap().as_secs(), 600);
+        assert_eq!(parse_duration("2").unwrap().as_secs(), 2);
+        assert!(parse_duration("10x").is_err());
+        assert!(parse_duration("m").is_err());
+    }
+
+    #[test]
+    fn shorthand_commands_parse() {
+        let cli = Cli::try_parse_from(["tacos", "gateway", "--dry-run"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Gateway(ApplyArgs { dry_run: true, .. })
+        ));
+        let cli = Cli::try_parse_from(["tacos", "deploy", "--phase", "all"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Deploy(DeployArgs {
+                phase: PhaseSelection::All,
+                ..
+            })
+        ));
+        assert!(Cli::try_parse_from(["tacos", "deploy", "--phase", "nope"]).is_err());
+    }
+}

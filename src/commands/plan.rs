@@ -1,0 +1,108 @@
+//! `tacos plan`: offline, for each phase the checks it runs and the objects it applies, in apply order.
+
+use serde_json::json;
+
+use crate::apply::order::{ApplyStep, sort_for_apply};
+use crate::cli::{GlobalArgs, OutputFormat, PhaseSelection};
+use crate::exit::{ExitStatus, StatusError};
+use crate::phases;
+use crate::repo::{LoadOptions, Object, load};
+
+pub fn run(global: &GlobalArgs, selection: PhaseSelection) -> anyhow::Result<ExitStatus> {
+    super::require_output(
+        global.output,
+        &[OutputFormat::Human, OutputFormat::Json],
+        "plan",
+    )?;
+    let mut planned = Vec::new();
+    for name in selection.phases() {
+        let phase = phases::get(name);
+        let folders: Vec<_> = phase.folders.iter().map(|f| global.repo.join(f)).collect();
+        let missing: Vec<_> = folders
+            .iter()
+            .filter(|f| !f.exists())
+            .map(|f| f.display().to_string())
+            .collect();
+        if !missing.is_empty() {
+            return Err(StatusError::bad_input(format!(
+                "phase {}: {} not found; run tacos from the repository root or pass --repo",
+                name.as_str(),
+                missing.join(", ")
+            ))
+            .into());
+        }
+        let tree = load(&folders, &LoadOptions::default())
+            .map_err(|e| StatusError::bad_input(e.to_string()))?;
+        let mut objects = tree.objects;
+        sort_for_apply(&mut objects);
+        planned.push((phase, objects));
+    }
+    if global.output == OutputFormat::Json {
+        let phases: Vec<_> = planned
+            .iter()
+            .map(|(phase, objects)| {
+                json!({
+                    "phase": phase.name.as_str(),
+                    "summary": phase.summary,
+                    "dependsOn": phase.depends_on.map(|p| p.as_str()),
+                    "upstream": phase.upstream,
+                    "preflight": phase.preflight.iter().map(|c| json!({"id": c.id, "summary": c.summary})).collect::<Vec<_>>(),
+                    "objects": objects.iter().map(|o| json!({
+                        "step": ApplyStep::of(o).title(),
+                        "apiVersion": o.api_version(),
+                        "kind": o.kind(),
+                        "namespace": o.namespace(),
+                        "name": o.name(),
+                        "source": o.location().to_string(),
+                    })).collect::<Vec<_>>(),
+                    "waitsFor": phase.waits_for,
+                    "postflight": phase.postflight.iter().map(|c| json!({"id": c.id, "summary": c.summary})).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({ "phases": phases }))?
+        );
+        return Ok(ExitStatus::Clean);
+    }
+    for (phase, objects) in &planned {
+        println!("Phase {}: {}", phase.name.as_str(), phase.summary);
+        println!(
+            "  depends on: {}",
+            phase.depends_on.map(|p| p.as_str()).unwrap_or("nothing")
+        );
+        for upstream in phase.upstream {
+            println!("  renders upstream: {upstream}");
+        }
+        println!("  checks before:");
+        for check in phase.preflight {
+            println!("    {:<36} {}", check.id, check.summary);
+        }
+        println!("  applies {} object(s):", objects.len());
+        print_objects(objects);
+        println!("  waits for: {}", phase.waits_for);
+        println!("  checks after:");
+        for check in phase.postflight {
+            println!("    {:<36} {}", check.id, check.summary);
+        }
+        println!();
+    }
+    Ok(ExitStatus::Clean)
+}
+
+fn print_objects(objects: &[Object]) {
+    let mut step = None;
+    for object in objects {
+        let this = ApplyStep::of(object);
+        if step != Some(this) {
+            println!("    {}:", this.title());
+            step = Some(this);
+        }
+        println!(
+            "      {:<56} {}",
+            object.key().to_string(),
+            object.location()
+        );
+    }
+}

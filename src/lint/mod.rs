@@ -1,0 +1,125 @@
+//! Offline rules over a loaded tree: each family in its own file, each rule with a stable id, severity, message and remedy.
+
+pub mod pod_security;
+
+use crate::repo::{Object, Tree};
+use crate::report::{Finding, RuleInfo, Severity, sort_findings};
+
+/// Annotation prefix that silences a rule for one object: `ignore.tacos.traffictacos.store/<rule-id>: "<reason>"`.
+pub const IGNORE_PREFIX: &str = "ignore.tacos.traffictacos.store/";
+
+/// Annotation on a workload or its autoscaler: the requests per second one pod is sized for.
+pub const RPS_PER_POD_ANNOTATION: &str = "tacos.traffictacos.store/rps-per-pod";
+/// Annotation on a workload or its autoscaler: the peak requests per second this service must carry.
+pub const PEAK_RPS_ANNOTATION: &str = "tacos.traffictacos.store/peak-rps";
+
+/// An ignore annotation with no reason.
+pub const IGNORE_WITHOUT_REASON: RuleInfo = RuleInfo {
+    id: "lint-ignore-without-reason",
+    family: "lint",
+    severity: Severity::Error,
+    summary: "an ignore annotation must say why the rule does not apply",
+    remedy: "write the reason as the annotation's value, e.g. ignore.tacos.traffictacos.store/pss-read-only-root-filesystem: \"nginx writes its cache\"",
+};
+
+/// Platform settings some rules need (from tacos.yaml when there is one).
+#[derive(Debug, Clone)]
+pub struct LintSettings {
+    /// Spare capacity required above the peak, e.g. 0.3 for 30 %.
+    pub headroom: f64,
+}
+
+impl Default for LintSettings {
+    fn default() -> Self {
+        Self { headroom: 0.3 }
+    }
+}
+
+/// What every rule family reads.
+pub struct LintContext<'a> {
+    pub tree: &'a Tree,
+    pub settings: LintSettings,
+}
+
+/// A family of rules: its catalogue and its check over the whole tree.
+pub struct Family {
+    pub rules: &'static [RuleInfo],
+    pub check: fn(&LintContext<'_>) -> Vec<Finding>,
+}
+
+/// Every rule family, in the order they run.
+pub fn families() -> Vec<Family> {
+    vec![Family {
+        rules: pod_security::RULES,
+        check: pod_security::check,
+    }]
+}
+
+/// Every rule tacos lint knows, for SARIF and `--list-rules`.
+pub fn catalogue() -> Vec<RuleInfo> {
+    let mut rules = vec![IGNORE_WITHOUT_REASON];
+    for family in families() {
+        rules.extend_from_slice(family.rules);
+    }
+    rules
+}
+
+/// Runs every family, drops findings silenced by a reasoned ignore annotation on their object,
+/// and reports ignore annotations without a reason.
+pub fn run(context: &LintContext<'_>) -> Vec<Finding> {
+    let mut findings: Vec<Finding> = families()
+        .iter()
+        .flat_map(|family| (family.check)(context))
+        .collect();
+    findings.retain(|finding| !is_silenced(context.tree, finding));
+    for object in &context.tree.objects {
+        let annotations = object.value["metadata"]["annotations"].as_object();
+        for (key, value) in annotations.into_iter().flatten() {
+            if let Some(rule) = key.strip_prefix(IGNORE_PREFIX)
+                && value.as_str().is_none_or(|reason| reason.trim().is_empty())
+            {
+                findings.push(Finding::new(
+                    &IGNORE_WITHOUT_REASON,
+                    subject(object),
+                    Some(
+                        object.location_of(&format!(
+                            "/metadata/annotations/{}",
+                            key.replace('/', "~1")
+                        )),
+                    ),
+                    format!("ignores {rule} without a reason, so the rule still applies"),
+                ));
+            }
+        }
+    }
+    sort_findings(&mut findings);
+    findings
+}
+
+fn is_silenced(tree: &Tree, finding: &Finding) -> bool {
+    tree.objects.iter().any(|object| {
+        subject(object) == finding.subject
+            && object
+                .annotation(&format!("{IGNORE_PREFIX}{}", finding.rule))
+                .is_some_and(|reason| !reason.trim().is_empty())
+    })
+}
+
+/// How findings name an object: `Kind namespace/name` (or `Kind name` when cluster-scoped or unset).
+pub fn subject(object: &Object) -> String {
+    object.key().to_string()
+}
+
+/// Every container of a pod spec (init containers included), with its JSON pointer.
+pub fn containers<'a>(
+    pod_pointer: &str,
+    pod_spec: &'a serde_json::Value,
+) -> Vec<(String, &'a serde_json::Value)> {
+    let mut out = Vec::new();
+    for list in ["initContainers", "containers"] {
+        for (index, container) in pod_spec[list].as_array().into_iter().flatten().enumerate() {
+            out.push((format!("{pod_pointer}/{list}/{index}"), container));
+        }
+    }
+    out
+}

@@ -1,0 +1,5 @@
+//! The `tacos` binary: everything lives in the library.
+
+fn main() -> std::process::ExitCode {
+    tacos::main()
+}

@@ -1,0 +1,28 @@
+//! apps: the app namespace (Pod Security restricted), NetworkPolicies, quota and limits, HTTPRoutes, and one Argo CD Application per service.
+
+use super::{PREVIOUS_PHASE_HEALTHY, Phase, check};
+use crate::cli::PhaseName;
+
+check!(
+    IRSA_ROLES_EXIST,
+    "aws-irsa-roles-exist",
+    "the IAM roles the ServiceAccounts name exist",
+    "create the IRSA roles (traffic-tacos-<service>-sa-role) or fix the eks.amazonaws.com/role-arn annotations"
+);
+check!(
+    APPLICATIONS_SYNCED_HEALTHY,
+    "argocd-applications-synced",
+    "every Application is Synced and Healthy at the expected revision",
+    "argocd app get <name>; look at the resource that is OutOfSync or Degraded"
+);
+
+pub const PHASE: Phase = Phase {
+    name: PhaseName::Apps,
+    summary: "the five Traffic Tacos services, owned by Argo CD",
+    folders: &["manifests/tacos", "applications/tacos"],
+    upstream: &[],
+    depends_on: Some(PhaseName::Argocd),
+    preflight: &[PREVIOUS_PHASE_HEALTHY, IRSA_ROLES_EXIST],
+    waits_for: "every Application Synced and Healthy at the expected revision",
+    postflight: &[APPLICATIONS_SYNCED_HEALTHY],
+};

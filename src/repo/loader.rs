@@ -1,0 +1,325 @@
+//! Walks files and folders, parses every YAML document, checks built-in kinds, finds duplicates, and renders charts.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::object::{Location, Object, ObjectKey, Source};
+use super::yaml::{Document, parse_documents};
+use super::{LoadError, LoadProblem, Tree, helm, schema};
+
+/// Files larger than this are refused rather than read.
+pub const MAX_FILE_BYTES: u64 = 32 * 1024 * 1024;
+
+/// How to load a tree.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// Render the Helm charts that Argo CD Applications in the tree use (needs `helm`).
+    pub render_charts: bool,
+    /// The helm binary; `helm` on PATH when None.
+    pub helm: Option<PathBuf>,
+}
+
+/// Loads every Kubernetes object under `paths` (files or folders). Any problem fails the whole
+/// load, listing every problem found: a partial tree is never returned as if complete.
+pub fn load(paths: &[PathBuf], options: &LoadOptions) -> Result<Tree, LoadError> {
+    let mut tree = Tree {
+        roots: paths.to_vec(),
+        ..Tree::default()
+    };
+    let mut problems = Vec::new();
+    for path in paths {
+        let explicit_file = path.is_file();
+        for file in collect_files(path, &mut tree.charts, &mut problems) {
+            load_file(&file, explicit_file, &mut tree, &mut problems);
+        }
+    }
+    if problems.is_empty() && options.render_charts {
+        match helm::render_applications(&tree, options.helm.as_deref()) {
+            Ok(rendered) => tree.objects.extend(rendered),
+            Err(mut render_problems) => problems.append(&mut render_problems),
+        }
+    }
+    find_duplicates(&tree.objects, &mut problems);
+    if problems.is_empty() {
+        Ok(tree)
+    } else {
+        problems.sort();
+        problems.dedup();
+        Err(LoadError::Problems(problems))
+    }
+}
+
+fn problem(file: &Path, line: usize, column: usize, message: impl Into<String>) -> LoadProblem {
+    LoadProblem {
+        location: Location {
+            file: file.to_path_buf(),
+            line,
+            column,
+            rendered_for: None,
+        },
+        message: message.into(),
+    }
+}
+
+fn is_yaml(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|ext| ext == "yaml" || ext == "yml")
+}
+
+/// YAML files under `root` in path order. Hidden folders, build output and dependency folders are
+/// passed over; folders holding a Chart.yaml are charts, recorded but not read as manifests.
+fn collect_files(
+    root: &Path,
+    charts: &mut Vec<PathBuf>,
+    problems: &mut Vec<LoadProblem>,
+) -> Vec<PathBuf> {
+    if !root.exists() {
+        problems.push(problem(root, 0, 0, "no such file or folder"));
+        return Vec::new();
+    }
+    let mut files = Vec::new();
+    let walker = walkdir::WalkDir::new(root)
+        .follow_links(true)
+        .sort_by_file_name()
+        .into_iter();
+    let mut walker = walker.filter_entry(|entry| {
+        if entry.depth() == 0 {
+            return true;
+        }
+        let name = entry.file_name().to_string_lossy();
+        !(entry.file_type().is_dir()
+            && (name.starts_with('.') || name == "target" || name == "node_modules"))
+    });
+    while let Some(entry) = walker.next() {
+        match entry {
+            Ok(entry) if entry.file_type().is_dir() => {
+                if entry.path().join("Chart.yaml").is_file() {
+                    charts.push(entry.path().to_path_buf());
+                    walker.skip_current_dir();
+                }
+            }
+            Ok(entry) => {
+                if entry.depth() == 0 || is_yaml(entry.path()) {
+                    files.push(entry.path().to_path_buf());
+                }
+            }
+            Err(error) => {
+                let path = error
+                    .path()
+                    .map(Path::to_path_buf)
+                    .unwrap_or_else(|| root.to_path_buf());
+                let message = if error.loop_ancestor().is_some() {
+                    "symbolic link loop: this link points back to a folder that contains it; remove or fix the link".to_string()
+                } else {
+                    format!(
+                        "cannot read: {}",
+                        error
+                            .io_error()
+                            .map(|e| e.to_string())
+                            .unwrap_or_else(|| error.to_string())
+                    )
+                };
+                problems.push(problem(&path, 0, 0, message));
+            }
+        }
+    }
+    files
+}
+
+fn load_file(file: &Path, explicit: bool, tree: &mut Tree, problems: &mut Vec<LoadProblem>) {
+    let size = match std::fs::metadata(file) {
+        Ok(metadata) => metadata.len(),
+        Err(error) => return problems.push(problem(file, 0, 0, format!("cannot read: {error}"))),
+    };
+    if size > MAX_FILE_BYTES {
+        return problems.push(problem(
+            file,
+            0,
+            0,
+            format!(
+                "file is {} MiB; tacos reads YAML files up to {} MiB: split it",
+                size / (1024 * 1024),
+                MAX_FILE_BYTES / (1024 * 1024)
+            ),
+        ));
+    }
+    let bytes = match std::fs::read(file) {
+        Ok(bytes) => bytes,
+        Err(error) => return problems.push(problem(file, 0, 0, format!("cannot read: {error}"))),
+    };
+    if let Some(offset) = bytes.iter().position(|b| *b == 0) {
+        return problems.push(problem(
+            file,
+            0,
+            0,
+            format!("not a text file (a NUL byte at offset {offset}): is it binary?"),
+        ));
+    }
+    let text = match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(error) => {
+            return problems.push(problem(
+                file,
+                0,
+                0,
+                format!(
+                    "not UTF-8 text (invalid byte at offset {}): Kubernetes YAML must be UTF-8",
+                    error.utf8_error().valid_up_to()
+                ),
+            ));
+        }
+    };
+    let documents = match parse_documents(&text) {
+        Ok(documents) => documents,
+        Err(error) => {
+            return problems.push(problem(
+                file,
+                error.position_line,
+                error.position_column,
+                format!("invalid YAML: {}", error.message),
+            ));
+        }
+    };
+    let looks_like_kubernetes = documents
+        .iter()
+        .any(|d| d.value.get("apiVersion").is_some() || d.value.get("kind").is_some());
+    if !looks_like_kubernetes {
+        if explicit {
+            problems.push(problem(
+                file,
+                0,
+                0,
+                "holds no Kubernetes object (no document has apiVersion and kind)",
+            ));
+        } else {
+            tree.skipped.push(file.to_path_buf());
+        }
+        return;
+    }
+    for document in documents {
+        let document = Arc::new(document);
+        if document.value.get("kind").and_then(Value::as_str) == Some("List") {
+            let items = document
+                .value
+                .get("items")
+                .and_then(Value::as_array)
+                .map(Vec::len)
+                .unwrap_or(0);
+            for index in 0..items {
+                add_object(file, &document, format!("/items/{index}"), tree, problems);
+            }
+        } else {
+            add_object(file, &document, String::new(), tree, problems);
+        }
+    }
+}
+
+fn add_object(
+    file: &Path,
+    document: &Arc<Document>,
+    pointer: String,
+    tree: &mut Tree,
+    problems: &mut Vec<LoadProblem>,
+) {
+    let value = if pointer.is_empty() {
+        document.value.clone()
+    } else {
+        document
+            .value
+            .pointer(&pointer)
+            .cloned()
+            .unwrap_or_default()
+    };
+    let object = Object {
+        value,
+        source: Source {
+            file: file.to_path_buf(),
+            document: document.clone(),
+            pointer,
+            rendered_for: None,
+        },
+    };
+    let at = |p: &str| object.location_of(p);
+    let push = |problems: &mut Vec<LoadProblem>, location: Location, message: String| {
+        problems.push(LoadProblem { location, message })
+    };
+    if !object.value.is_object() {
+        return push(
+            problems,
+            at(""),
+            "this document is not a mapping; a Kubernetes object is a mapping with apiVersion, kind and metadata".into(),
+        );
+    }
+    let mut valid = true;
+    for field in ["apiVersion", "kind"] {
+        match object.value.get(field) {
+            Some(Value::String(s)) if !s.is_empty() => {}
+            Some(_) => {
+                push(
+                    problems,
+                    at(&format!("/{field}")),
+                    format!("{field} must be a non-empty string"),
+                );
+                valid = false;
+            }
+            None => {
+                push(
+                    problems,
+                    at(""),
+                    format!("missing {field}: every Kubernetes object needs apiVersion and kind"),
+                );
+                valid = false;
+            }
+        }
+    }
+    if object.value["metadata"]["name"]
+        .as_str()
+        .is_none_or(str::is_empty)
+        && object.value["metadata"]["generateName"].is_null()
+    {
+        push(
+            problems,
+            at("/metadata"),
+            format!(
+                "{} has no metadata.name",
+                if valid { object.kind() } else { "object" }
+            ),
+        );
+        valid = false;
+    }
+    if !valid {
+        return;
+    }
+    for found in schema::check_builtin(object.api_version(), object.kind(), &object.value) {
+        push(
+            problems,
+            at(&found.pointer),
+            format!(
+                "{} {}: {} (at {})",
+                object.kind(),
+                object.name(),
+                found.message,
+                found.pointer
+            ),
+        );
+    }
+    tree.objects.push(object);
+}
+
+fn find_duplicates(objects: &[Object], problems: &mut Vec<LoadProblem>) {
+    let mut seen: HashMap<ObjectKey, Location> = HashMap::new();
+    for object in objects {
+        let key = object.key();
+        if let Some(first) = seen.get(&key) {
+            problems.push(LoadProblem {
+                location: object.location(),
+                message: format!("duplicate object {key}: also defined at {first}; keep one"),
+            });
+        } else {
+            seen.insert(key, object.location());
+        }
+    }
+}

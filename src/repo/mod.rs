@@ -1,0 +1,72 @@
+//! Loading a tree of Kubernetes YAML (and the Helm charts its Argo CD Applications use) into objects with exact source positions.
+
+pub mod helm;
+pub mod loader;
+pub mod object;
+pub mod schema;
+pub mod yaml;
+
+use std::path::PathBuf;
+
+pub use loader::{LoadOptions, load};
+pub use object::{Location, Object, ObjectKey};
+
+/// One thing wrong with the input, and where.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+pub struct LoadProblem {
+    pub location: Location,
+    pub message: String,
+}
+
+/// Why a tree could not be loaded: every problem found, in file order.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("{}", render_problems(.0))]
+    Problems(Vec<LoadProblem>),
+}
+
+fn render_problems(problems: &[LoadProblem]) -> String {
+    let mut text = format!(
+        "the input has {} problem(s); nothing was done:",
+        problems.len()
+    );
+    for problem in problems {
+        text.push_str(&format!("\n  {}: {}", problem.location, problem.message));
+    }
+    text
+}
+
+/// Every object of a tree, in the order read (files sorted by path, documents in file order).
+#[derive(Debug, Clone, Default)]
+pub struct Tree {
+    pub roots: Vec<PathBuf>,
+    pub objects: Vec<Object>,
+    /// YAML files holding no Kubernetes object (Helm values, CI config, ...), not read further.
+    pub skipped: Vec<PathBuf>,
+    /// Helm chart folders found (rendered only through the Applications that use them).
+    pub charts: Vec<PathBuf>,
+}
+
+impl Tree {
+    pub fn of_kind<'a>(
+        &'a self,
+        group: &'a str,
+        kind: &'a str,
+    ) -> impl Iterator<Item = &'a Object> + 'a {
+        self.objects.iter().filter(move |o| o.is(group, kind))
+    }
+
+    /// The object of that group and kind named `name` in `namespace` (None for cluster-scoped).
+    pub fn find(
+        &self,
+        group: &str,
+        kind: &str,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Option<&Object> {
+        self.objects
+            .iter()
+            .filter(|o| o.is(group, kind))
+            .find(|o| o.name() == name && (namespace.is_none() || o.namespace() == namespace))
+    }
+}

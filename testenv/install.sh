@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# Builds (or finds cached) everything the local test environment runs, on a fresh machine that
+# reaches only the package registries:
+#   - etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, kwok, helm:
+#     built from their Go modules (wrapper modules under testenv/go/, pinned by go.sum);
+#   - upstream CRDs: `go mod download` of the projects' own Go modules (testenv/crds.txt);
+#   - moto's server (the AWS emulator) in a virtualenv, pinned in testenv/requirements.txt.
+# Everything lands in $TACOS_TESTENV_CACHE (default ~/.cache/tacos-testenv), keyed by version,
+# so a warm run takes seconds. Prints the environment the tests read when given `--print-env`.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=testenv/versions.env
+source "$here/versions.env"
+cache=${TACOS_TESTENV_CACHE:-$HOME/.cache/tacos-testenv}
+mkdir -p "$cache"
+export GOFLAGS=-mod=mod GOTOOLCHAIN=local
+
+log() { printf '[testenv %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+
+need() {
+  command -v "$1" >/dev/null 2>&1 || { echo "testenv: '$1' is not installed; $2" >&2; exit 2; }
+}
+
+# build_go NAME STAMP_FILE_DIR MODULE_DIR LDFLAGS PACKAGES...
+build_go() {
+  local name=$1 out=$2 moddir=$3 ldflags=$4
+  shift 4
+  if [ -f "$out/.complete" ]; then return 0; fi
+  log "building $name into $out (cold: this takes a while on 2 cores)"
+  local start=$SECONDS
+  mkdir -p "$out.tmp"
+  (cd "$here/go/$moddir" && go build -trimpath -ldflags "-s -w $ldflags" -o "$out.tmp/" "$@")
+  rm -rf "$out" && mv "$out.tmp" "$out" && touch "$out/.complete"
+  log "built $name in $((SECONDS - start)) s"
+}
+
+install_kubernetes() {
+  local minor=${KUBERNETES_VERSION#v1.}; minor=${minor%%.*}
+  local v="k8s.io/component-base/version" c="k8s.io/client-go/pkg/version"
+  local stamp=""
+  for pkg in $v $c; do
+    stamp+=" -X $pkg.gitVersion=$KUBERNETES_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
+    stamp+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
+  done
+  build_go "kubernetes $KUBERNETES_VERSION" "$cache/bin/kubernetes-$KUBERNETES_VERSION" kubernetes "$stamp" \
+    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
+    k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl
+}
+
+install_etcd() {
+  build_go "etcd $ETCD_VERSION" "$cache/bin/etcd-$ETCD_VERSION" etcd \
+    "-X go.etcd.io/etcd/api/v3/version.Version=${ETCD_VERSION#v}" .
+}
+
+install_kwok() {
+  build_go "kwok $KWOK_VERSION" "$cache/bin/kwok-$KWOK_VERSION" kwok \
+    "-X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK_VERSION -X sigs.k8s.io/kwok/pkg/consts.KubeVersion=$KUBERNETES_VERSION" \
+    sigs.k8s.io/kwok/cmd/kwok
+  # kwok's stage files (what fake nodes and pods do) ship in its module: take them from there.
+  local stages="$cache/kwok-stages-$KWOK_VERSION"
+  if [ ! -f "$stages/.complete" ]; then
+    local dir
+    dir=$(cd "$here/go/kwok" && go mod download -json "sigs.k8s.io/kwok@$KWOK_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+    rm -rf "$stages" && mkdir -p "$stages"
+    for part in node/fast node/heartbeat-with-lease pod/fast; do
+      for f in "$dir/kustomize/stage/$part"/*.yaml; do
+        [ "$(basename "$f")" = kustomization.yaml ] || cp "$f" "$stages/"
+      done
+    done
+    chmod -R u+w "$stages"
+    touch "$stages/.complete"
+  fi
+}
+
+install_helm() {
+  build_go "helm $HELM_VERSION" "$cache/bin/helm-$HELM_VERSION" helm \
+    "-X helm.sh/helm/v4/internal/version.version=$HELM_VERSION" helm.sh/helm/v4/cmd/helm
+}
+
+install_crds() {
+  local out="$cache/crds"
+  mkdir -p "$out"
+  while read -r name modver sum path glob; do
+    case "$name" in ''|'#'*) continue ;; esac
+    local dest="$out/$name-${modver##*@}"
+    [ -f "$dest/.complete" ] && continue
+    log "fetching CRDs $name from Go module $modver"
+    local json dir got
+    json=$(cd "$cache" && GONOSUMDB="${modver%@*}" GOFLAGS= go mod download -json "$modver")
+    dir=$(sed -n 's/.*"Dir": "\(.*\)".*/\1/p' <<<"$json")
+    got=$(sed -n 's/.*"Sum": "\(.*\)".*/\1/p' <<<"$json")
+    if [ -z "$dir" ] || [ "$got" != "$sum" ]; then
+      echo "testenv: $modver: expected $sum, got '${got:-nothing}'" >&2
+      echo "$json" >&2
+      exit 1
+    fi
+    rm -rf "$dest" && mkdir -p "$dest"
+    cp "$dir/$path"/$glob "$dest/"
+    chmod -R u+w "$dest"
+    touch "$dest/.complete"
+  done < "$here/crds.txt"
+}
+
+install_moto() {
+  local venv="$cache/venv-moto-$MOTO_VERSION"
+  [ -f "$venv/.complete" ] && return 0
+  need python3 "install Python 3 (the AWS emulator is moto's server)"
+  log "installing moto[server]==$MOTO_VERSION into $venv"
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$here/requirements.txt"
+  touch "$venv/.complete"
+}
+
+print_env() {
+  cat <<ENV
+export TACOS_TESTENV_BIN_KUBERNETES=$cache/bin/kubernetes-$KUBERNETES_VERSION
+export TACOS_TESTENV_BIN_ETCD=$cache/bin/etcd-$ETCD_VERSION
+export TACOS_TESTENV_BIN_KWOK=$cache/bin/kwok-$KWOK_VERSION
+export TACOS_TESTENV_KWOK_STAGES=$cache/kwok-stages-$KWOK_VERSION
+export TACOS_TESTENV_BIN_HELM=$cache/bin/helm-$HELM_VERSION
+export TACOS_TESTENV_CRDS=$cache/crds
+export TACOS_TESTENV_MOTO=$cache/venv-moto-$MOTO_VERSION/bin/moto_server
+ENV
+}
+
+main() {
+  need go "install Go (the Kubernetes binaries are built from Go modules)"
+  local only=${1:-all}
+  case "$only" in
+    --print-env) print_env; return ;;
+    kubernetes|etcd|kwok|helm|crds|moto) "install_$only"; return ;;
+    all) ;;
+    *) echo "usage: testenv/install.sh [all|kubernetes|etcd|kwok|helm|crds|moto|--print-env]" >&2; exit 2 ;;
+  esac
+  install_moto
+  install_crds
+  install_etcd
+  install_helm
+  install_kwok
+  install_kubernetes
+  print_env > "$cache/env.sh"
+  log "test environment ready: source $cache/env.sh"
+}
+
+main "$@"
