@@ -203,3 +203,101 @@ pub fn check(context: &LintContext<'_>) -> Vec<Finding> {
     }
     findings
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lint::LintSettings;
+    use crate::repo::load_str;
+
+    fn lint(yaml: &str) -> Vec<Finding> {
+        let tree = load_str("test.yaml", yaml).unwrap();
+        check(&LintContext {
+            tree: &tree,
+            settings: LintSettings::default(),
+        })
+    }
+
+    const RESTRICTED: &str = r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: app}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      securityContext: {runAsNonRoot: true, runAsUser: 65532, seccompProfile: {type: RuntimeDefault}}
+      containers:
+      - name: web
+        image: web:1.0.0
+        securityContext:
+          allowPrivilegeEscalation: false
+          readOnlyRootFilesystem: true
+          capabilities: {drop: [ALL]}
+"#;
+
+    #[test]
+    fn restricted_pod_template_is_clean() {
+        assert_eq!(lint(RESTRICTED), vec![]);
+    }
+
+    #[test]
+    fn privileged_container_is_flagged_at_its_line() {
+        let yaml = RESTRICTED.replace(
+            "allowPrivilegeEscalation: false",
+            "allowPrivilegeEscalation: false\n          privileged: true",
+        );
+        let findings = lint(&yaml);
+        assert_eq!(findings.len(), 1, "{findings:?}");
+        assert_eq!(findings[0].rule, "pss-privileged");
+        assert_eq!(
+            findings[0].location.as_ref().unwrap().line,
+            16,
+            "the line of `privileged: true`"
+        );
+        assert_eq!(findings[0].subject, "Deployment app/web");
+    }
+
+    #[test]
+    fn missing_run_as_non_root_is_flagged() {
+        let yaml = RESTRICTED.replace("runAsNonRoot: true, runAsUser: 65532, ", "");
+        let rules: Vec<_> = lint(&yaml).iter().map(|f| f.rule).collect();
+        assert_eq!(rules, vec!["pss-run-as-non-root"]);
+    }
+
+    #[test]
+    fn host_network_and_host_path_are_flagged() {
+        let yaml = RESTRICTED.replace("      containers:", "      hostNetwork: true\n      volumes: [{name: h, hostPath: {path: /}}]\n      containers:");
+        let mut rules: Vec<_> = lint(&yaml).iter().map(|f| f.rule).collect();
+        rules.sort();
+        assert_eq!(rules, vec!["pss-host-namespaces", "pss-host-path"]);
+    }
+
+    #[test]
+    fn capabilities_not_dropped_and_seccomp_unset_are_flagged() {
+        let yaml = RESTRICTED
+            .replace(
+                "capabilities: {drop: [ALL]}",
+                "capabilities: {add: [SYS_ADMIN], drop: [ALL]}",
+            )
+            .replace(", seccompProfile: {type: RuntimeDefault}", "");
+        let mut rules: Vec<_> = lint(&yaml).iter().map(|f| f.rule).collect();
+        rules.sort();
+        assert_eq!(rules, vec!["pss-capabilities", "pss-seccomp"]);
+    }
+
+    #[test]
+    fn writable_root_filesystem_is_a_warning() {
+        let yaml = RESTRICTED.replace(
+            "readOnlyRootFilesystem: true",
+            "readOnlyRootFilesystem: false",
+        );
+        let findings = lint(&yaml);
+        assert_eq!(findings.len(), 1);
+        assert_eq!(
+            (findings[0].rule, findings[0].severity),
+            ("pss-read-only-root-filesystem", Severity::Warning)
+        );
+    }
+}

@@ -52,6 +52,38 @@ pub fn load(paths: &[PathBuf], options: &LoadOptions) -> Result<Tree, LoadError>
     }
 }
 
+/// Loads objects from YAML text as if read from `file` (for tests and stdin); no chart rendering.
+pub fn load_str(file: &str, text: &str) -> Result<Tree, LoadError> {
+    let mut tree = Tree::default();
+    let mut problems = Vec::new();
+    let path = PathBuf::from(file);
+    match parse_documents(text) {
+        Ok(documents) => {
+            for document in documents {
+                add_object(
+                    &path,
+                    &Arc::new(document),
+                    String::new(),
+                    &mut tree,
+                    &mut problems,
+                );
+            }
+        }
+        Err(error) => problems.push(problem(
+            &path,
+            error.position_line,
+            error.position_column,
+            format!("invalid YAML: {}", error.message),
+        )),
+    }
+    find_duplicates(&tree.objects, &mut problems);
+    if problems.is_empty() {
+        Ok(tree)
+    } else {
+        Err(LoadError::Problems(problems))
+    }
+}
+
 fn problem(file: &Path, line: usize, column: usize, message: impl Into<String>) -> LoadProblem {
     LoadProblem {
         location: Location {

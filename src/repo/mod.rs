@@ -8,7 +8,7 @@ pub mod yaml;
 
 use std::path::PathBuf;
 
-pub use loader::{LoadOptions, load};
+pub use loader::{LoadOptions, load, load_str};
 pub use object::{Location, Object, ObjectKey};
 
 /// One thing wrong with the input, and where.
