@@ -1,3 +1,9 @@
-//! Server-side apply of a phase's objects: ordering now; the applier, readiness and prune come with `tacos deploy`.
+//! Server-side apply of a phase's objects: ordering, the applier (discovery, conflicts, dry run, prune), readiness rules and waiting.
 
+pub mod applier;
+pub mod applyset;
 pub mod order;
+pub mod readiness;
+pub mod wait;
+
+pub use applier::{Applied, Applier, ApplyError, ApplyOptions, FIELD_MANAGER, Mode, Outcome};

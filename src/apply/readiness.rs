@@ -1,0 +1,483 @@
+//! When an applied object is really up: one small rule per kind, evaluated on the live object's JSON (pure, unit-tested without a cluster).
+
+use serde_json::Value;
+
+/// What a readiness rule says about a live object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Readiness {
+    Ready,
+    /// Not yet: what it is waiting on.
+    Pending(String),
+    /// Failed: this must hold for the failure window before the phase fails (transients pass).
+    Failed(String),
+    /// No rule for this kind: reported as "not waited on", never called ready.
+    NotWaited(String),
+}
+
+impl Readiness {
+    pub fn is_settled(&self) -> bool {
+        matches!(self, Readiness::Ready | Readiness::NotWaited(_))
+    }
+}
+
+/// Kinds whose existence is all there is to wait for (no controller reports on them).
+const EXISTS_IS_READY: &[(&str, &str)] = &[
+    ("", "ConfigMap"),
+    ("", "Secret"),
+    ("", "ServiceAccount"),
+    ("", "ResourceQuota"),
+    ("", "LimitRange"),
+    ("rbac.authorization.k8s.io", "Role"),
+    ("rbac.authorization.k8s.io", "RoleBinding"),
+    ("rbac.authorization.k8s.io", "ClusterRole"),
+    ("rbac.authorization.k8s.io", "ClusterRoleBinding"),
+    ("networking.k8s.io", "NetworkPolicy"),
+    ("autoscaling", "HorizontalPodAutoscaler"),
+    ("policy", "PodDisruptionBudget"),
+    ("scheduling.k8s.io", "PriorityClass"),
+    ("storage.k8s.io", "StorageClass"),
+    ("gateway.networking.k8s.io", "ReferenceGrant"),
+    ("argoproj.io", "AppProject"),
+    ("monitoring.coreos.com", "ServiceMonitor"),
+    ("monitoring.coreos.com", "PodMonitor"),
+    ("monitoring.coreos.com", "PrometheusRule"),
+    ("monitoring.coreos.com", "AlertmanagerConfig"),
+    ("secrets-store.csi.x-k8s.io", "SecretProviderClass"),
+    ("gateway.k8s.aws", "LoadBalancerConfiguration"),
+    ("gateway.k8s.aws", "TargetGroupConfiguration"),
+    ("keda.sh", "TriggerAuthentication"),
+];
+
+/// The readiness of `live` (a whole object as the apiserver returns it). `expected_revision` is the
+/// Git revision Argo CD Applications must be synced at, when known.
+pub fn readiness(live: &Value, expected_revision: Option<&str>) -> Readiness {
+    let api_version = live["apiVersion"].as_str().unwrap_or_default();
+    let group = api_version.rsplit_once('/').map(|(g, _)| g).unwrap_or("");
+    let kind = live["kind"].as_str().unwrap_or_default();
+    if EXISTS_IS_READY.contains(&(group, kind)) {
+        return Readiness::Ready;
+    }
+    match (group, kind) {
+        ("", "Namespace") => namespace(live),
+        ("apiextensions.k8s.io", "CustomResourceDefinition") => crd(live),
+        ("apps", "Deployment") => deployment(live),
+        ("apps", "StatefulSet") => stateful_set(live),
+        ("apps", "DaemonSet") => daemon_set(live),
+        ("batch", "Job") => job(live),
+        ("", "Service") => service(live),
+        ("", "PersistentVolumeClaim") => pvc(live),
+        ("", "Pod") => pod(live),
+        ("gateway.networking.k8s.io", "Gateway") => gateway(live),
+        ("gateway.networking.k8s.io", "GatewayClass") => condition_true(
+            live,
+            "Accepted",
+            "the GatewayClass Accepted by its controller",
+        ),
+        ("gateway.networking.k8s.io", "HTTPRoute" | "GRPCRoute") => route(live),
+        ("argoproj.io", "Application") => application(live, expected_revision),
+        ("keda.sh", "ScaledObject") => {
+            condition_true(live, "Ready", "the ScaledObject Ready (KEDA)")
+        }
+        _ => Readiness::NotWaited(format!("no readiness rule for {kind}.{group}")),
+    }
+}
+
+fn conditions(live: &Value) -> impl Iterator<Item = &Value> {
+    live["status"]["conditions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+}
+
+fn condition<'a>(live: &'a Value, type_: &str) -> Option<&'a Value> {
+    conditions(live).find(|c| c["type"] == type_)
+}
+
+fn describe(condition: &Value) -> String {
+    let reason = condition["reason"].as_str().unwrap_or("no reason");
+    match condition["message"].as_str().filter(|m| !m.is_empty()) {
+        Some(message) => format!("{reason}: {message}"),
+        None => reason.to_string(),
+    }
+}
+
+fn condition_true(live: &Value, type_: &str, waiting_for: &str) -> Readiness {
+    match condition(live, type_) {
+        Some(c) if c["status"] == "True" => Readiness::Ready,
+        Some(c) => Readiness::Pending(format!(
+            "{waiting_for} ({type_}={}, {})",
+            c["status"].as_str().unwrap_or("?"),
+            describe(c)
+        )),
+        None => Readiness::Pending(format!("{waiting_for} (no {type_} condition yet)")),
+    }
+}
+
+fn generation_observed(live: &Value) -> Option<Readiness> {
+    let generation = live["metadata"]["generation"].as_i64().unwrap_or(0);
+    let observed = live["status"]["observedGeneration"].as_i64().unwrap_or(0);
+    (observed < generation).then(|| {
+        Readiness::Pending(format!(
+            "the controller to observe generation {generation} (seen {observed})"
+        ))
+    })
+}
+
+fn count(value: &Value) -> i64 {
+    value.as_i64().unwrap_or(0)
+}
+
+fn namespace(live: &Value) -> Readiness {
+    match live["status"]["phase"].as_str() {
+        Some("Active") | None => Readiness::Ready,
+        Some(phase) => Readiness::Failed(format!("namespace is {phase}")),
+    }
+}
+
+fn crd(live: &Value) -> Readiness {
+    match condition_true(live, "Established", "the CRD Established") {
+        Readiness::Ready => condition_true(live, "NamesAccepted", "the CRD's names accepted"),
+        other => other,
+    }
+}
+
+fn deployment(live: &Value) -> Readiness {
+    if let Some(c) = condition(live, "Progressing")
+        && c["status"] == "False"
+        && c["reason"] == "ProgressDeadlineExceeded"
+    {
+        return Readiness::Failed(format!("rollout stalled: {}", describe(c)));
+    }
+    if let Some(pending) = generation_observed(live) {
+        return pending;
+    }
+    let desired = live["spec"]["replicas"].as_i64().unwrap_or(1);
+    let status = &live["status"];
+    let updated = count(&status["updatedReplicas"]);
+    let unavailable = count(&status["unavailableReplicas"]);
+    let total = count(&status["replicas"]);
+    if updated < desired {
+        return Readiness::Pending(format!("{updated}/{desired} replicas updated"));
+    }
+    if total > updated {
+        return Readiness::Pending(format!(
+            "{} old replica(s) still terminating",
+            total - updated
+        ));
+    }
+    if unavailable > 0 || count(&status["availableReplicas"]) < desired {
+        return Readiness::Pending(format!(
+            "{}/{desired} replicas available",
+            count(&status["availableReplicas"])
+        ));
+    }
+    Readiness::Ready
+}
+
+fn stateful_set(live: &Value) -> Readiness {
+    if let Some(pending) = generation_observed(live) {
+        return pending;
+    }
+    let desired = live["spec"]["replicas"].as_i64().unwrap_or(1);
+    let status = &live["status"];
+    let ready = count(&status["readyReplicas"]);
+    let updated = count(&status["updatedReplicas"]);
+    if ready < desired || updated < desired {
+        return Readiness::Pending(format!(
+            "{ready}/{desired} replicas ready, {updated} updated"
+        ));
+    }
+    Readiness::Ready
+}
+
+fn daemon_set(live: &Value) -> Readiness {
+    if let Some(pending) = generation_observed(live) {
+        return pending;
+    }
+    let status = &live["status"];
+    let desired = count(&status["desiredNumberScheduled"]);
+    let ready = count(&status["numberReady"]);
+    let updated = count(&status["updatedNumberScheduled"]);
+    if ready < desired || updated < desired {
+        return Readiness::Pending(format!("{ready}/{desired} pods ready, {updated} updated"));
+    }
+    Readiness::Ready
+}
+
+fn job(live: &Value) -> Readiness {
+    if let Some(c) = condition(live, "Failed").filter(|c| c["status"] == "True") {
+        return Readiness::Failed(format!("job failed: {}", describe(c)));
+    }
+    condition_true(live, "Complete", "the Job to complete")
+}
+
+fn service(live: &Value) -> Readiness {
+    if live["spec"]["type"] != "LoadBalancer" {
+        return Readiness::Ready;
+    }
+    let has_address = live["status"]["loadBalancer"]["ingress"]
+        .as_array()
+        .is_some_and(|i| !i.is_empty());
+    if has_address {
+        Readiness::Ready
+    } else {
+        Readiness::Pending("a load balancer address".into())
+    }
+}
+
+fn pvc(live: &Value) -> Readiness {
+    match live["status"]["phase"].as_str() {
+        Some("Bound") => Readiness::Ready,
+        Some("Lost") => Readiness::Failed("the claim lost its volume".into()),
+        phase => Readiness::Pending(format!(
+            "the claim to be Bound (is {})",
+            phase.unwrap_or("unset")
+        )),
+    }
+}
+
+fn pod(live: &Value) -> Readiness {
+    match live["status"]["phase"].as_str() {
+        Some("Succeeded") => Readiness::Ready,
+        Some("Failed") => Readiness::Failed(format!(
+            "pod failed: {}",
+            live["status"]["reason"].as_str().unwrap_or("unknown")
+        )),
+        _ => condition_true(live, "Ready", "the pod Ready"),
+    }
+}
+
+fn at_generation(live: &Value, condition: &Value) -> bool {
+    let generation = live["metadata"]["generation"].as_i64().unwrap_or(0);
+    condition["observedGeneration"]
+        .as_i64()
+        .is_none_or(|observed| observed >= generation)
+}
+
+fn gateway(live: &Value) -> Readiness {
+    for type_ in ["Accepted", "Programmed"] {
+        match condition(live, type_) {
+            Some(c) if c["status"] == "True" && at_generation(live, c) => {}
+            Some(c) if c["status"] == "False" && at_generation(live, c) && type_ == "Accepted" => {
+                return Readiness::Failed(format!("Gateway not Accepted: {}", describe(c)));
+            }
+            Some(c) => {
+                return Readiness::Pending(format!(
+                    "Gateway {type_} at the current generation ({})",
+                    describe(c)
+                ));
+            }
+            None => {
+                return Readiness::Pending(format!(
+                    "Gateway {type_} (no condition yet; is the AWS Load Balancer Controller running?)"
+                ));
+            }
+        }
+    }
+    for listener in live["status"]["listeners"].as_array().into_iter().flatten() {
+        let name = listener["name"].as_str().unwrap_or("?");
+        let resolved = listener["conditions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|c| c["type"] == "ResolvedRefs");
+        match resolved {
+            Some(c) if c["status"] == "True" => {}
+            Some(c) => {
+                return Readiness::Failed(format!(
+                    "listener {name} refs not resolved: {}",
+                    describe(c)
+                ));
+            }
+            None => return Readiness::Pending(format!("listener {name} ResolvedRefs")),
+        }
+    }
+    let has_address = live["status"]["addresses"]
+        .as_array()
+        .is_some_and(|a| !a.is_empty());
+    if has_address {
+        Readiness::Ready
+    } else {
+        Readiness::Pending("an address for the Gateway (the ALB's DNS name)".into())
+    }
+}
+
+fn route(live: &Value) -> Readiness {
+    let parents = live["status"]["parents"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    if parents.is_empty() {
+        return Readiness::Pending(
+            "the route to be Accepted by its Gateway (no parent status yet)".into(),
+        );
+    }
+    for parent in &parents {
+        let gateway = parent["parentRef"]["name"].as_str().unwrap_or("?");
+        for type_ in ["Accepted", "ResolvedRefs"] {
+            match parent["conditions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|c| c["type"] == type_)
+            {
+                Some(c) if c["status"] == "True" => {}
+                Some(c) => {
+                    return Readiness::Failed(format!(
+                        "not {type_} by Gateway {gateway}: {}",
+                        describe(c)
+                    ));
+                }
+                None => return Readiness::Pending(format!("{type_} by Gateway {gateway}")),
+            }
+        }
+    }
+    Readiness::Ready
+}
+
+fn application(live: &Value, expected_revision: Option<&str>) -> Readiness {
+    let status = &live["status"];
+    let sync = status["sync"]["status"].as_str().unwrap_or("Unknown");
+    let health = status["health"]["status"].as_str().unwrap_or("Unknown");
+    let revision = status["sync"]["revision"].as_str().unwrap_or("");
+    if health == "Degraded" {
+        let message = status["operationState"]["message"]
+            .as_str()
+            .unwrap_or("see argocd app get");
+        return Readiness::Failed(format!("Application Degraded: {message}"));
+    }
+    if sync != "Synced" {
+        return Readiness::Pending(format!("Application Synced (is {sync})"));
+    }
+    if let Some(expected) = expected_revision
+        && !revision.is_empty()
+        && !revision.starts_with(expected)
+        && revision != expected
+    {
+        return Readiness::Pending(format!(
+            "Application at revision {expected} (is {revision})"
+        ));
+    }
+    if health != "Healthy" {
+        return Readiness::Pending(format!("Application Healthy (is {health})"));
+    }
+    Readiness::Ready
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn yaml(text: &str) -> Value {
+        crate::repo::yaml::parse_documents(text)
+            .unwrap()
+            .remove(0)
+            .value
+    }
+
+    #[test]
+    fn deployment_is_ready_when_updated_and_available_at_current_generation() {
+        let live = yaml(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {generation: 2}\nspec: {replicas: 2}\nstatus: {observedGeneration: 2, replicas: 2, updatedReplicas: 2, availableReplicas: 2}\n",
+        );
+        assert_eq!(readiness(&live, None), Readiness::Ready);
+    }
+
+    #[test]
+    fn deployment_waits_for_the_controller_to_observe_the_new_generation() {
+        let live = yaml(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {generation: 3}\nspec: {replicas: 2}\nstatus: {observedGeneration: 2, replicas: 2, updatedReplicas: 2, availableReplicas: 2}\n",
+        );
+        assert!(
+            matches!(readiness(&live, None), Readiness::Pending(m) if m.contains("generation 3"))
+        );
+    }
+
+    #[test]
+    fn deployment_with_unavailable_replicas_is_pending() {
+        let live = yaml(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {generation: 1}\nspec: {replicas: 2}\nstatus: {observedGeneration: 1, replicas: 2, updatedReplicas: 2, availableReplicas: 0, unavailableReplicas: 2}\n",
+        );
+        assert!(matches!(readiness(&live, None), Readiness::Pending(m) if m.contains("0/2")));
+    }
+
+    #[test]
+    fn deployment_past_its_progress_deadline_fails() {
+        let live = yaml(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {generation: 1}\nstatus:\n  observedGeneration: 1\n  conditions: [{type: Progressing, status: \"False\", reason: ProgressDeadlineExceeded, message: ReplicaSet web-1 has timed out}]\n",
+        );
+        assert!(matches!(readiness(&live, None), Readiness::Failed(m) if m.contains("timed out")));
+    }
+
+    #[test]
+    fn gateway_needs_accepted_programmed_resolved_listeners_and_an_address() {
+        let base = "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {generation: 1}\nstatus:\n  conditions:\n  - {type: Accepted, status: \"True\", reason: Accepted, observedGeneration: 1}\n  - {type: Programmed, status: \"True\", reason: Programmed, observedGeneration: 1}\n  listeners:\n  - name: https\n    conditions: [{type: ResolvedRefs, status: \"True\", reason: ResolvedRefs}]\n";
+        assert!(
+            matches!(readiness(&yaml(base), None), Readiness::Pending(m) if m.contains("address"))
+        );
+        let with_address =
+            format!("{base}  addresses: [{{type: Hostname, value: k8s-alb.elb.amazonaws.com}}]\n");
+        assert_eq!(readiness(&yaml(&with_address), None), Readiness::Ready);
+        let stale = with_address.replace("generation: 1}", "generation: 2}");
+        assert!(
+            matches!(readiness(&yaml(&stale), None), Readiness::Pending(m) if m.contains("current generation"))
+        );
+    }
+
+    #[test]
+    fn gateway_not_accepted_fails_with_the_controllers_reason() {
+        let live = yaml(
+            "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {generation: 1}\nstatus:\n  conditions: [{type: Accepted, status: \"False\", reason: InvalidParameters, message: certificate not found, observedGeneration: 1}]\n",
+        );
+        assert!(
+            matches!(readiness(&live, None), Readiness::Failed(m) if m.contains("InvalidParameters: certificate not found"))
+        );
+    }
+
+    #[test]
+    fn route_needs_every_parent_accepted_and_resolved() {
+        let live = yaml(
+            "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nstatus:\n  parents:\n  - parentRef: {name: gw}\n    conditions: [{type: Accepted, status: \"True\"}, {type: ResolvedRefs, status: \"False\", reason: BackendNotFound}]\n",
+        );
+        assert!(
+            matches!(readiness(&live, None), Readiness::Failed(m) if m.contains("BackendNotFound"))
+        );
+    }
+
+    #[test]
+    fn application_must_be_synced_at_the_expected_revision_and_healthy() {
+        let synced = "apiVersion: argoproj.io/v1alpha1\nkind: Application\nstatus: {sync: {status: Synced, revision: abc123}, health: {status: Healthy}}\n";
+        assert_eq!(readiness(&yaml(synced), Some("abc123")), Readiness::Ready);
+        assert!(
+            matches!(readiness(&yaml(synced), Some("def456")), Readiness::Pending(m) if m.contains("def456"))
+        );
+        let out_of_sync = synced.replace("Synced", "OutOfSync");
+        assert!(matches!(
+            readiness(&yaml(&out_of_sync), None),
+            Readiness::Pending(_)
+        ));
+        let degraded = synced.replace("Healthy", "Degraded");
+        assert!(matches!(
+            readiness(&yaml(&degraded), None),
+            Readiness::Failed(_)
+        ));
+    }
+
+    #[test]
+    fn unknown_custom_kind_is_not_waited_on_never_ready() {
+        let live = yaml("apiVersion: example.com/v1\nkind: Widget\n");
+        assert!(
+            matches!(readiness(&live, None), Readiness::NotWaited(m) if m.contains("Widget.example.com"))
+        );
+    }
+
+    #[test]
+    fn crd_needs_established_and_names_accepted() {
+        let live = yaml(
+            "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nstatus:\n  conditions: [{type: Established, status: \"True\"}]\n",
+        );
+        assert!(
+            matches!(readiness(&live, None), Readiness::Pending(m) if m.contains("NamesAccepted"))
+        );
+    }
+}
