@@ -1,6 +1,7 @@
 //! tacos: installs the Traffic Tacos platform on Kubernetes in phases, the GitOps way, and keeps checking it stays there.
 
 pub mod apply;
+pub mod aws;
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -8,6 +9,7 @@ pub mod exit;
 pub mod lint;
 pub mod phases;
 pub mod repo;
+pub mod upstream;
 pub mod report;
 
 use std::process::ExitCode;
