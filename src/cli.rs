@@ -140,8 +140,11 @@ pub struct ApplyArgs {
     /// How long to wait for the phase to be ready, e.g. 10m, 90s.
     #[arg(long, default_value = "10m", value_parser = parse_duration)]
     pub timeout: std::time::Duration,
+    /// How long a failing condition must hold before it fails the phase (transients pass).
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub failure_window: std::time::Duration,
     /// A local folder holding the pinned charts and CRD releases (air-gapped clusters).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, env = "TACOS_CHART_DIR", value_name = "DIR")]
     pub chart_dir: Option<PathBuf>,
 }
 

@@ -13,6 +13,8 @@ pub enum ExitStatus {
     BadInput,
     /// The cluster or AWS could not be reached.
     Unreachable,
+    /// Stopped by Ctrl-C.
+    Interrupted,
 }
 
 impl ExitStatus {
@@ -22,6 +24,7 @@ impl ExitStatus {
             ExitStatus::Findings => 1,
             ExitStatus::BadInput => 2,
             ExitStatus::Unreachable => 3,
+            ExitStatus::Interrupted => 130,
         }
     }
 }

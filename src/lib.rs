@@ -5,12 +5,13 @@ pub mod aws;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod deploy;
 pub mod exit;
 pub mod lint;
 pub mod phases;
 pub mod repo;
-pub mod upstream;
 pub mod report;
+pub mod upstream;
 
 use std::process::ExitCode;
 
@@ -19,6 +20,8 @@ use clap::Parser;
 /// The whole program: parse, set up logging, run, map errors to exit codes (printed with their whole chain).
 pub fn main() -> ExitCode {
     let cli = cli::Cli::parse();
+    // kube-rs, the AWS SDK and downloads share one TLS crypto provider.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let level = match (cli.global.quiet, cli.global.verbose) {
         (true, _) => "error",
         (_, 0) => "warn",

@@ -113,6 +113,37 @@ install_moto() {
   touch "$venv/.complete"
 }
 
+# The SARIF 2.1.0 JSON schema (OASIS's sarif-schema-2.1.0.json) that tests/lint.rs validates
+# `tacos lint --output sarif` against, as the npm package @datadog/datadog-ci ships it (pinned by
+# version and by the registry's sha512 integrity; only the schema file is kept).
+SARIF_SCHEMA_PACKAGE=@datadog/datadog-ci
+SARIF_SCHEMA_PACKAGE_VERSION=2.48.0
+SARIF_SCHEMA_PACKAGE_INTEGRITY=sha512-Xseeb1Fu0CBl2SpbYzTiqok9bs5bKSY9ZAGDuDcWTjSI3jpCuDt4BiIxE/HOMzV4t+S6KKjCABhquahXo/u0TA==
+SARIF_SCHEMA_PACKAGE_PATH=package/dist/commands/sarif/json-schema/sarif-schema-2.1.0.json
+SARIF_SCHEMA_VERSION=2.1.0
+
+install_sarif_schema() {
+  local out="$cache/sarif-schema-$SARIF_SCHEMA_VERSION"
+  [ -f "$out/.complete" ] && return 0
+  need npm "install Node.js and npm (the SARIF schema comes from an npm package)"
+  log "fetching the SARIF $SARIF_SCHEMA_VERSION schema from $SARIF_SCHEMA_PACKAGE@$SARIF_SCHEMA_PACKAGE_VERSION"
+  local tmp tarball got
+  tmp=$(mktemp -d)
+  (cd "$tmp" && npm pack --silent "$SARIF_SCHEMA_PACKAGE@$SARIF_SCHEMA_PACKAGE_VERSION" >/dev/null)
+  tarball=$(ls "$tmp"/*.tgz)
+  got=$(node -e 'const c = require("crypto"), fs = require("fs");
+    process.stdout.write("sha512-" + c.createHash("sha512").update(fs.readFileSync(process.argv[1])).digest("base64"))' "$tarball")
+  if [ "$got" != "$SARIF_SCHEMA_PACKAGE_INTEGRITY" ]; then
+    echo "testenv: $SARIF_SCHEMA_PACKAGE@$SARIF_SCHEMA_PACKAGE_VERSION: expected $SARIF_SCHEMA_PACKAGE_INTEGRITY, got $got" >&2
+    exit 1
+  fi
+  tar -xzf "$tarball" -C "$tmp" "$SARIF_SCHEMA_PACKAGE_PATH"
+  rm -rf "$out" && mkdir -p "$out"
+  cp "$tmp/$SARIF_SCHEMA_PACKAGE_PATH" "$out/sarif-schema.json"
+  rm -rf "$tmp"
+  touch "$out/.complete"
+}
+
 print_env() {
   cat <<ENV
 export TACOS_TESTENV_BIN_KUBERNETES=$cache/bin/kubernetes-$KUBERNETES_VERSION
@@ -130,9 +161,9 @@ main() {
   local only=${1:-all}
   case "$only" in
     --print-env) print_env; return ;;
-    kubernetes|etcd|kwok|helm|crds|moto) "install_$only"; return ;;
+    kubernetes|etcd|kwok|helm|crds|moto|sarif_schema) "install_$only"; return ;;
     all) ;;
-    *) echo "usage: testenv/install.sh [all|kubernetes|etcd|kwok|helm|crds|moto|--print-env]" >&2; exit 2 ;;
+    *) echo "usage: testenv/install.sh [all|kubernetes|etcd|kwok|helm|crds|moto|sarif_schema|--print-env]" >&2; exit 2 ;;
   esac
   install_moto
   install_crds
@@ -140,6 +171,7 @@ main() {
   install_helm
   install_kwok
   install_kubernetes
+  install_sarif_schema
   print_env > "$cache/env.sh"
   log "test environment ready: source $cache/env.sh"
 }

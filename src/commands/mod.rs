@@ -1,11 +1,12 @@
 //! One module per subcommand: each turns parsed arguments into work and an exit status.
 
+pub mod deploy;
 pub mod lint;
 pub mod plan;
 
 use std::io::IsTerminal;
 
-use crate::cli::{Cli, Command, OutputFormat};
+use crate::cli::{Cli, Command, GlobalArgs, OutputFormat, PhaseSelection};
 use crate::exit::{ExitStatus, StatusError};
 
 /// Whether to colour output: a terminal, and NO_COLOR unset.
@@ -24,8 +25,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
             clap_complete::generate(*shell, &mut Cli::command(), "tacos", &mut std::io::stdout());
             Ok(ExitStatus::Clean)
         }
-        Command::Deploy(_) | Command::Gateway(_) | Command::Argocd(_) | Command::Apps(_) | Command::Verify { .. } | Command::Doctor | Command::Diff { .. } => {
-            Err(StatusError::bad_input("this command is not built yet: `tacos lint` and `tacos plan` work today; deploy, diff, verify and doctor are on the way (see the README)").into())
+        Command::Deploy(args) => deploy::run(global, args.phase, &args.apply).await,
+        Command::Gateway(args) => deploy::run(global, PhaseSelection::Gateway, args).await,
+        Command::Argocd(args) => deploy::run(global, PhaseSelection::Argocd, args).await,
+        Command::Apps(args) => deploy::run(global, PhaseSelection::Apps, args).await,
+        Command::Verify { .. } | Command::Doctor | Command::Diff { .. } => {
+            Err(StatusError::bad_input("not built yet: `tacos verify`, `tacos doctor` and `tacos diff` are planned (see the README); use `tacos deploy --dry-run` to preview").into())
         }
     }
 }
@@ -49,4 +54,26 @@ pub fn require_output(
             format!("{format:?}").to_lowercase()
         )))
     }
+}
+
+/// A kube client from `--kubeconfig`/`--context` (or the standard places), checked to answer.
+pub async fn kube_client(global: &GlobalArgs) -> anyhow::Result<kube::Client> {
+    use kube::config::{KubeConfigOptions, Kubeconfig};
+    let options = KubeConfigOptions { context: global.context.clone(), ..Default::default() };
+    let source = global.kubeconfig.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "the default kubeconfig".into());
+    let config = match &global.kubeconfig {
+        Some(path) => {
+            let kubeconfig = Kubeconfig::read_from(path).map_err(|e| StatusError::bad_input(format!("cannot read kubeconfig {}: {e}", path.display())))?;
+            kube::Config::from_custom_kubeconfig(kubeconfig, &options).await
+        }
+        None => kube::Config::from_kubeconfig(&options).await,
+    }
+    .map_err(|e| StatusError::bad_input(format!("cannot use {source}: {e}; pass --kubeconfig and --context")))?;
+    let server = config.cluster_url.to_string();
+    let client = kube::Client::try_from(config).map_err(|e| StatusError::bad_input(format!("cannot build a client for {server}: {e}")))?;
+    client
+        .apiserver_version()
+        .await
+        .map_err(|e| StatusError::unreachable(format!("cannot reach the cluster at {server} ({source}): {e}")))?;
+    Ok(client)
 }

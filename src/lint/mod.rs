@@ -1,6 +1,15 @@
 //! Offline rules over a loaded tree: each family in its own file, each rule with a stable id, severity, message and remedy.
 
+pub mod argocd;
+pub mod labels;
+pub mod network;
 pub mod pod_security;
+pub mod quantity;
+pub mod resources;
+pub mod routes;
+pub mod scaling;
+pub mod secrets;
+pub mod workloads;
 
 use crate::repo::{Object, Tree};
 use crate::report::{Finding, RuleInfo, Severity, sort_findings};
@@ -49,10 +58,40 @@ pub struct Family {
 
 /// Every rule family, in the order they run.
 pub fn families() -> Vec<Family> {
-    vec![Family {
-        rules: pod_security::RULES,
-        check: pod_security::check,
-    }]
+    vec![
+        Family {
+            rules: pod_security::RULES,
+            check: pod_security::check,
+        },
+        Family {
+            rules: resources::RULES,
+            check: resources::check,
+        },
+        Family {
+            rules: scaling::RULES,
+            check: scaling::check,
+        },
+        Family {
+            rules: network::RULES,
+            check: network::check,
+        },
+        Family {
+            rules: labels::RULES,
+            check: labels::check,
+        },
+        Family {
+            rules: routes::RULES,
+            check: routes::check,
+        },
+        Family {
+            rules: argocd::RULES,
+            check: argocd::check,
+        },
+        Family {
+            rules: secrets::RULES,
+            check: secrets::check,
+        },
+    ]
 }
 
 /// Every rule tacos lint knows, for SARIF and `--list-rules`.

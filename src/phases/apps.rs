@@ -25,4 +25,5 @@ pub const PHASE: Phase = Phase {
     preflight: &[PREVIOUS_PHASE_HEALTHY, IRSA_ROLES_EXIST],
     waits_for: "every Application Synced and Healthy at the expected revision",
     postflight: &[APPLICATIONS_SYNCED_HEALTHY],
+    not_waited: &[],
 };

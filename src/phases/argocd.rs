@@ -19,4 +19,5 @@ pub const PHASE: Phase = Phase {
     preflight: &[PREVIOUS_PHASE_HEALTHY],
     waits_for: "argocd-server Available; routes Accepted",
     postflight: &[ARGOCD_SERVER_AVAILABLE],
+    not_waited: &["Application"],
 };

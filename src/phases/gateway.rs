@@ -60,4 +60,5 @@ pub const PHASE: Phase = Phase {
     ],
     waits_for: "CRDs Established; Gateway Accepted and Programmed with an address; routes Accepted",
     postflight: &[GATEWAY_PROGRAMMED, ALB_EXISTS, DNS_ALIASES_ALB],
+    not_waited: &[],
 };

@@ -19,4 +19,5 @@ pub const PHASE: Phase = Phase {
     preflight: &[K6_OPERATOR_PRESENT],
     waits_for: "TestRun finished",
     postflight: &[],
+    not_waited: &["TestRun"],
 };

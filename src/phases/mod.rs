@@ -24,6 +24,8 @@ pub struct Phase {
     /// What "up" means for this phase.
     pub waits_for: &'static str,
     pub postflight: &'static [RuleInfo],
+    /// Kinds applied but not waited on (e.g. Applications Argo CD takes over from there).
+    pub not_waited: &'static [&'static str],
 }
 
 /// Every phase, in deployment order.

@@ -19,4 +19,5 @@ pub const PHASE: Phase = Phase {
     preflight: &[PREVIOUS_PHASE_HEALTHY, PROMETHEUS_OPERATOR_CRDS],
     waits_for: "PrometheusRules and ServiceMonitors stored",
     postflight: &[],
+    not_waited: &[],
 };

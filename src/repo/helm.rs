@@ -88,7 +88,7 @@ pub fn plan_render(tree: &Tree, application: &Object) -> Option<ChartRender> {
 }
 
 /// The tree's roots and all their parents, shown relative to the current folder where possible.
-fn repository_roots(tree: &Tree) -> Vec<PathBuf> {
+pub(crate) fn repository_roots(tree: &Tree) -> Vec<PathBuf> {
     let cwd = std::env::current_dir().unwrap_or_default();
     let mut roots = Vec::new();
     for root in &tree.roots {

@@ -15,8 +15,10 @@ use crate::{Binaries, Result, TestenvError, free_port, io_err, kube_err};
 /// How to start a control plane.
 #[derive(Debug, Clone)]
 pub struct ControlPlaneOptions {
-    /// Install every upstream and stand-in CRD and wait until each is Established.
+    /// Install the upstream and stand-in CRDs (and wait until each is Established).
     pub install_crds: bool,
+    /// Upstream CRD folders (by name, e.g. "gateway-api") left out: what the code under test installs itself.
+    pub skip_crds: Vec<String>,
     /// How long the apiserver may take to report /readyz.
     pub ready_timeout: Duration,
 }
@@ -25,6 +27,7 @@ impl Default for ControlPlaneOptions {
     fn default() -> Self {
         Self {
             install_crds: true,
+            skip_crds: Vec::new(),
             ready_timeout: Duration::from_secs(90),
         }
     }
@@ -124,7 +127,7 @@ impl ControlPlane {
         };
         plane.wait_ready(options.ready_timeout).await?;
         if options.install_crds {
-            crate::crds::install_all(&plane.client().await?, &plane.binaries).await?;
+            crate::crds::install_all(&plane.client().await?, &plane.binaries, &options.skip_crds).await?;
         }
         Ok(plane)
     }

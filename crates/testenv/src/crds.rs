@@ -12,16 +12,21 @@ use serde::Deserialize;
 use crate::{Binaries, Result, TestenvError, kube_err};
 
 /// Every CustomResourceDefinition document under the upstream CRD cache and the stand-ins folder.
-pub fn load_all(binaries: &Binaries) -> Result<Vec<CustomResourceDefinition>> {
+pub fn load_all(binaries: &Binaries, skip: &[String]) -> Result<Vec<CustomResourceDefinition>> {
     let mut files = Vec::new();
-    collect_yaml(&binaries.upstream_crds, &mut files)?;
+    collect_yaml(&binaries.upstream_crds, true, &mut files)?;
+    files.retain(|file| {
+        let folder = file.parent().and_then(|p| p.file_name()).map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        !skip.iter().any(|name| folder.starts_with(&format!("{name}-")))
+    });
     if files.is_empty() {
         return Err(TestenvError::MissingBinary {
             what: "upstream CRDs".into(),
             path: binaries.upstream_crds.clone(),
         });
     }
-    collect_yaml(&binaries.stand_in_crds, &mut files)?;
+    // Only the top level: the stand-in chart below it is not CRDs.
+    collect_yaml(&binaries.stand_in_crds, false, &mut files)?;
     let mut crds = Vec::new();
     for file in files {
         let text = std::fs::read_to_string(&file)
@@ -46,7 +51,7 @@ pub fn load_all(binaries: &Binaries) -> Result<Vec<CustomResourceDefinition>> {
     Ok(crds)
 }
 
-fn collect_yaml(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+fn collect_yaml(dir: &Path, recursive: bool, out: &mut Vec<PathBuf>) -> Result<()> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Ok(());
     };
@@ -54,7 +59,9 @@ fn collect_yaml(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     paths.sort();
     for path in paths {
         if path.is_dir() {
-            collect_yaml(&path, out)?;
+            if recursive {
+                collect_yaml(&path, true, out)?;
+            }
         } else if path
             .extension()
             .is_some_and(|ext| ext == "yaml" || ext == "yml")
@@ -66,8 +73,8 @@ fn collect_yaml(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
 }
 
 /// Applies every CRD (server-side, field manager `tacos-testenv`) and waits until all are Established.
-pub async fn install_all(client: &kube::Client, binaries: &Binaries) -> Result<usize> {
-    let crds = load_all(binaries)?;
+pub async fn install_all(client: &kube::Client, binaries: &Binaries, skip: &[String]) -> Result<usize> {
+    let crds = load_all(binaries, skip)?;
     let api: Api<CustomResourceDefinition> = Api::all(client.clone());
     let params = PatchParams::apply("tacos-testenv").force();
     try_join_all(crds.iter().map(|crd| {

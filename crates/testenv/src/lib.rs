@@ -10,6 +10,7 @@ pub mod control_plane;
 pub mod crds;
 mod pki;
 pub mod play;
+pub mod players;
 mod process;
 pub mod shared;
 pub mod simulated;

@@ -98,6 +98,15 @@ pub async fn aws_lbc_program_gateway(
     patch_status(&gateways, name, status, "AWS Load Balancer Controller").await
 }
 
+/// Plays the AWS Load Balancer Controller: a GatewayClass naming it Accepted.
+pub async fn aws_lbc_accept_gateway_class(client: &kube::Client, name: &str) -> Result<()> {
+    let resource = ApiResource::from_gvk(&GroupVersionKind::gvk("gateway.networking.k8s.io", "v1", "GatewayClass"));
+    let classes: Api<DynamicObject> = Api::all_with(client.clone(), &resource);
+    let class = classes.get(name).await.map_err(kube_err(format!("get GatewayClass {name}")))?;
+    let generation = class.metadata.generation.unwrap_or(1);
+    patch_status(&classes, name, json!({"conditions": [condition("Accepted", true, "Accepted", generation)]}), "AWS Load Balancer Controller").await
+}
+
 /// Plays the AWS Load Balancer Controller for a route (`kind` HTTPRoute or GRPCRoute): every parent Accepted and ResolvedRefs.
 pub async fn aws_lbc_accept_route(
     client: &kube::Client,
@@ -148,9 +157,13 @@ pub async fn argocd_set_application(
     let status = json!({
         "sync": {"status": "Synced", "revision": revision},
         "health": {"status": health},
-        "operationState": {"phase": "Succeeded", "message": "successfully synced (set by the tacos test harness playing Argo CD)"},
     });
-    patch_status(&applications, name, status, "Argo CD").await
+    // Argo CD's Application CRD has no status subresource: its controller writes status on the object itself.
+    applications
+        .patch(name, &PatchParams::default(), &Patch::Merge(json!({ "status": status })))
+        .await
+        .map_err(kube_err(format!("set status of Application {namespace}/{name} as Argo CD")))?;
+    Ok(())
 }
 
 /// Plays k6-operator: moves a TestRun to `stage` (initialization, created, started, finished, error).

@@ -142,7 +142,11 @@ pub struct SimulatedCluster {
 
 impl SimulatedCluster {
     pub async fn start(nodes: Vec<FakeNode>) -> Result<Self> {
-        let control_plane = ControlPlane::start(ControlPlaneOptions::default()).await?;
+        Self::start_with(ControlPlaneOptions::default(), nodes).await
+    }
+
+    pub async fn start_with(options: ControlPlaneOptions, nodes: Vec<FakeNode>) -> Result<Self> {
+        let control_plane = ControlPlane::start(options).await?;
         let b = control_plane.binaries.clone();
         b.require("kube-controller-manager", &b.kube_controller_manager)?;
         b.require("kube-scheduler", &b.kube_scheduler)?;

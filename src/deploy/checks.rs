@@ -1,0 +1,317 @@
+//! The checks a phase runs before and after applying: AWS through the SDK, the cluster through kube-rs.
+
+use kube::api::{Api, DynamicObject};
+use kube::core::{ApiResource, GroupVersionKind};
+
+use crate::apply::readiness::{Readiness, readiness};
+use crate::aws::{self, AwsContext};
+use crate::cli::PhaseName;
+use crate::config::Environment;
+use crate::phases::{self, PREVIOUS_PHASE_HEALTHY, Phase};
+use crate::repo::Object;
+use crate::report::{Finding, RuleInfo};
+
+use super::DeployError;
+
+/// One check and what it found.
+pub struct CheckOutcome {
+    pub check: RuleInfo,
+    pub findings: Vec<Finding>,
+}
+
+/// What checks read.
+pub struct CheckContext<'a> {
+    pub client: &'a kube::Client,
+    pub aws: Option<&'a AwsContext>,
+    pub environment: &'a Environment,
+}
+
+fn aws_for<'a>(context: &'a CheckContext<'_>) -> Result<&'a AwsContext, DeployError> {
+    context.aws.ok_or_else(|| {
+        DeployError::Usage("this phase checks AWS, but no AWS context was set up".into())
+    })
+}
+
+/// Hostnames the phase's Gateways listen on.
+pub fn listener_hostnames(objects: &[Object]) -> Vec<String> {
+    let mut hostnames: Vec<String> = objects
+        .iter()
+        .filter(|o| o.is("gateway.networking.k8s.io", "Gateway"))
+        .flat_map(|g| {
+            g.value["spec"]["listeners"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .filter_map(|l| l["hostname"].as_str().map(str::to_string))
+        .collect();
+    hostnames.sort();
+    hostnames.dedup();
+    hostnames
+}
+
+/// Checks before anything of `phase` is applied (`previous` holds the objects of the phase it depends on).
+pub async fn preflight(
+    context: &CheckContext<'_>,
+    phase: &Phase,
+    objects: &[Object],
+    previous: Option<&[Object]>,
+) -> Result<Vec<CheckOutcome>, DeployError> {
+    let mut outcomes = Vec::new();
+    if let Some(previous) = previous {
+        outcomes.push(CheckOutcome {
+            check: PREVIOUS_PHASE_HEALTHY,
+            findings: previous_phase_healthy(context.client, phase, previous).await?,
+        });
+    }
+    let environment = context.environment;
+    match phase.name {
+        PhaseName::Gateway => {
+            let aws = aws_for(context)?;
+            outcomes.push(CheckOutcome {
+                check: phases::gateway::EKS_CLUSTER_ACTIVE,
+                findings: aws::eks::check_cluster(
+                    aws,
+                    &environment.cluster.name,
+                    &environment.cluster.min_version,
+                )
+                .await?,
+            });
+            outcomes.push(CheckOutcome {
+                check: phases::gateway::ACM_CERTIFICATE_ISSUED,
+                findings: aws::acm::check_certificate(
+                    aws,
+                    &environment.certificate.domain,
+                    &listener_hostnames(objects),
+                    environment.certificate.min_days_valid,
+                )
+                .await?,
+            });
+            outcomes.push(CheckOutcome {
+                check: phases::gateway::ROUTE53_ZONE_PRESENT,
+                findings: aws::route53::check_zone(aws, &environment.hosted_zone).await?,
+            });
+            outcomes.push(CheckOutcome {
+                check: phases::gateway::AWS_LBC_RUNNING,
+                findings: load_balancer_controller_running(context.client).await?,
+            });
+        }
+        PhaseName::Monitoring => {
+            outcomes.push(CheckOutcome {
+                check: phases::monitoring::PROMETHEUS_OPERATOR_CRDS,
+                findings: crd_served(
+                    context.client,
+                    "monitoring.coreos.com",
+                    "v1",
+                    "ServiceMonitor",
+                    &phases::monitoring::PROMETHEUS_OPERATOR_CRDS,
+                )
+                .await?,
+            });
+        }
+        PhaseName::Loadtest => {
+            outcomes.push(CheckOutcome {
+                check: phases::loadtest::K6_OPERATOR_PRESENT,
+                findings: crd_served(
+                    context.client,
+                    "k6.io",
+                    "v1alpha1",
+                    "TestRun",
+                    &phases::loadtest::K6_OPERATOR_PRESENT,
+                )
+                .await?,
+            });
+        }
+        PhaseName::Argocd | PhaseName::Apps => {}
+    }
+    Ok(outcomes)
+}
+
+/// Checks after the phase is up.
+pub async fn postflight(
+    context: &CheckContext<'_>,
+    phase: &Phase,
+    objects: &[Object],
+) -> Result<Vec<CheckOutcome>, DeployError> {
+    let mut outcomes = Vec::new();
+    if phase.name == PhaseName::Gateway {
+        let aws = aws_for(context)?;
+        for gateway in objects
+            .iter()
+            .filter(|o| o.is("gateway.networking.k8s.io", "Gateway"))
+        {
+            let live = get_live(context.client, gateway).await?;
+            let address = live
+                .as_ref()
+                .and_then(|l| l["status"]["addresses"][0]["value"].as_str())
+                .unwrap_or_default()
+                .to_string();
+            if address.is_empty() {
+                outcomes.push(CheckOutcome {
+                    check: phases::gateway::GATEWAY_PROGRAMMED,
+                    findings: vec![Finding::new(
+                        &phases::gateway::GATEWAY_PROGRAMMED,
+                        gateway.key().to_string(),
+                        Some(gateway.location()),
+                        "the Gateway has no address",
+                    )],
+                });
+                continue;
+            }
+            outcomes.push(CheckOutcome {
+                check: phases::gateway::ALB_EXISTS,
+                findings: aws::elbv2::check_load_balancer(aws, &address).await?,
+            });
+            let records: Vec<String> = listener_hostnames(std::slice::from_ref(gateway));
+            outcomes.push(CheckOutcome {
+                check: phases::gateway::DNS_ALIASES_ALB,
+                findings: aws::route53::check_aliases(
+                    aws,
+                    &context.environment.hosted_zone,
+                    &records,
+                    &address,
+                )
+                .await?,
+            });
+        }
+    }
+    Ok(outcomes)
+}
+
+async fn get_live(
+    client: &kube::Client,
+    object: &Object,
+) -> Result<Option<serde_json::Value>, DeployError> {
+    let resource = ApiResource::from_gvk(&GroupVersionKind::gvk(
+        object.group(),
+        object.version(),
+        object.kind(),
+    ));
+    let api: Api<DynamicObject> = match object.namespace() {
+        Some(namespace) => Api::namespaced_with(client.clone(), namespace, &resource),
+        None => Api::all_with(client.clone(), &resource),
+    };
+    match api.get_opt(object.name()).await {
+        Ok(found) => Ok(found.map(|o| {
+            let mut value = serde_json::to_value(&o).unwrap_or_default();
+            value["apiVersion"] = object.api_version().into();
+            value["kind"] = object.kind().into();
+            value
+        })),
+        Err(kube::Error::Api(status)) if status.code == 404 => Ok(None),
+        Err(error) if crate::apply::applier::is_connection_error(&error) => {
+            Err(DeployError::ClusterUnreachable(error.to_string()))
+        }
+        Err(_) => Ok(None),
+    }
+}
+
+/// The previous phase's objects must all exist and be ready (or have no readiness rule).
+async fn previous_phase_healthy(
+    client: &kube::Client,
+    phase: &Phase,
+    previous: &[Object],
+) -> Result<Vec<Finding>, DeployError> {
+    let mut not_ready = Vec::new();
+    for object in previous {
+        let why = match get_live(client, object).await? {
+            None => Some("missing".to_string()),
+            Some(live) => match readiness(&live, None) {
+                Readiness::Pending(why) | Readiness::Failed(why) => Some(why),
+                _ => None,
+            },
+        };
+        if let Some(why) = why {
+            not_ready.push(format!("{}: {why}", object.key()));
+        }
+    }
+    if not_ready.is_empty() {
+        return Ok(Vec::new());
+    }
+    let dependency = phase.depends_on.map(|p| p.as_str()).unwrap_or("previous");
+    let shown = not_ready
+        .iter()
+        .take(5)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join("; ");
+    Ok(vec![
+        Finding::new(
+            &PREVIOUS_PHASE_HEALTHY,
+            format!("phase {dependency}"),
+            None,
+            format!("{} object(s) not healthy: {shown}", not_ready.len()),
+        )
+        .with_remedy(format!(
+            "run `tacos deploy --phase {dependency}` (or `tacos doctor`), or pass --skip-deps"
+        )),
+    ])
+}
+
+async fn load_balancer_controller_running(
+    client: &kube::Client,
+) -> Result<Vec<Finding>, DeployError> {
+    let check = &phases::gateway::AWS_LBC_RUNNING;
+    let deployments: Api<k8s_openapi::api::apps::v1::Deployment> =
+        Api::namespaced(client.clone(), "kube-system");
+    let found = match deployments.get_opt("aws-load-balancer-controller").await {
+        Ok(found) => found,
+        Err(error) if crate::apply::applier::is_connection_error(&error) => {
+            return Err(DeployError::ClusterUnreachable(error.to_string()));
+        }
+        Err(error) => {
+            return Ok(vec![Finding::new(
+                check,
+                "Deployment kube-system/aws-load-balancer-controller",
+                None,
+                format!("cannot read it: {error}"),
+            )]);
+        }
+    };
+    let Some(deployment) = found else {
+        return Ok(vec![Finding::new(
+            check,
+            "Deployment kube-system/aws-load-balancer-controller",
+            None,
+            "not installed",
+        )]);
+    };
+    let mut live = serde_json::to_value(&deployment).unwrap_or_default();
+    live["apiVersion"] = "apps/v1".into();
+    live["kind"] = "Deployment".into();
+    Ok(match readiness(&live, None) {
+        Readiness::Ready => Vec::new(),
+        Readiness::Pending(why) | Readiness::Failed(why) | Readiness::NotWaited(why) => {
+            vec![Finding::new(
+                check,
+                "Deployment kube-system/aws-load-balancer-controller",
+                None,
+                format!("not running: {why}"),
+            )]
+        }
+    })
+}
+
+async fn crd_served(
+    client: &kube::Client,
+    group: &str,
+    version: &str,
+    kind: &str,
+    check: &RuleInfo,
+) -> Result<Vec<Finding>, DeployError> {
+    match kube::discovery::pinned_kind(client, &GroupVersionKind::gvk(group, version, kind)).await {
+        Ok(_) => Ok(Vec::new()),
+        Err(error)
+            if crate::apply::applier::is_connection_error(&error)
+                && !matches!(error, kube::Error::Discovery(_)) =>
+        {
+            Err(DeployError::ClusterUnreachable(error.to_string()))
+        }
+        Err(_) => Ok(vec![Finding::new(
+            check,
+            format!("{kind}.{group}/{version}"),
+            None,
+            "the cluster does not serve this kind",
+        )]),
+    }
+}

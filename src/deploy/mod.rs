@@ -1,0 +1,269 @@
+//! `tacos deploy`: for each phase, render, check before (nothing applied on failure), apply, wait until up, prune, check after.
+
+pub mod checks;
+pub mod render;
+pub mod report;
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::apply::applyset::ApplySet;
+use crate::apply::wait::{Target, WaitOptions, wait_until_ready};
+use crate::apply::{Applied, Applier, ApplyError, ApplyOptions, Mode, Outcome};
+use crate::aws::{AwsContext, AwsError};
+use crate::config::Environment;
+use crate::phases::{self, Phase};
+use crate::repo::{LoadError, Object};
+use crate::report::Severity;
+use crate::upstream::UpstreamError;
+
+use checks::{CheckContext, CheckOutcome};
+use render::RenderOptions;
+use report::Reporter;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeployError {
+    #[error("{0}")]
+    Usage(String),
+    #[error(transparent)]
+    Load(LoadError),
+    #[error("failed to render: {0}")]
+    Render(String),
+    #[error(transparent)]
+    Upstream(#[from] UpstreamError),
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+    #[error("the cluster could not be reached: {0}")]
+    ClusterUnreachable(String),
+    #[error("phase {phase}: {failed} check(s) failed before applying; nothing was applied")]
+    Preflight { phase: String, failed: usize },
+    #[error("phase {phase} could not be applied")]
+    Apply {
+        phase: String,
+        #[source]
+        source: ApplyError,
+    },
+    #[error("phase {phase} did not come up")]
+    Wait {
+        phase: String,
+        #[source]
+        source: crate::apply::wait::WaitError,
+    },
+    #[error("phase {phase}: {failed} check(s) failed after applying")]
+    Postflight { phase: String, failed: usize },
+}
+
+/// Everything one deployment run needs.
+pub struct DeployContext {
+    pub client: kube::Client,
+    pub aws: Option<AwsContext>,
+    pub environment: Environment,
+    pub render: RenderOptions,
+    pub dry_run: bool,
+    pub force_conflicts: bool,
+    pub skip_deps: bool,
+    pub timeout: Duration,
+    pub failure_window: Duration,
+    pub reporter: Reporter,
+    /// Everything applied so far, for an interrupted run to print.
+    pub applied: Mutex<Vec<String>>,
+}
+
+/// What a phase did.
+#[derive(Debug, Clone, Default)]
+pub struct PhaseSummary {
+    pub created: usize,
+    pub configured: usize,
+    pub unchanged: usize,
+    pub pruned: usize,
+    pub seconds: f64,
+}
+
+impl PhaseSummary {
+    pub fn changed(&self) -> bool {
+        self.created + self.configured + self.pruned > 0
+    }
+}
+
+fn failed_checks(outcomes: &[CheckOutcome]) -> usize {
+    outcomes
+        .iter()
+        .filter(|o| o.findings.iter().any(|f| f.severity == Severity::Error))
+        .count()
+}
+
+/// Runs one phase end to end.
+pub async fn run_phase(
+    context: &DeployContext,
+    phase: &Phase,
+) -> Result<PhaseSummary, DeployError> {
+    let started = Instant::now();
+    let name = phase.name.as_str();
+    let reporter = &context.reporter;
+    reporter.phase_started(name, phase.summary);
+    let objects = render::render_phase(phase, &context.render).await?;
+    let previous = match phase.depends_on {
+        Some(dependency) => Some(render_folders_only(
+            &phases::get(dependency),
+            &context.render,
+        )?),
+        None => None,
+    };
+    let check_context = CheckContext {
+        client: &context.client,
+        aws: context.aws.as_ref(),
+        environment: &context.environment,
+    };
+    let mut outcomes =
+        checks::preflight(&check_context, phase, &objects, previous.as_deref()).await?;
+    if context.skip_deps
+        && let Some(dependency) = outcomes
+            .iter_mut()
+            .find(|o| o.check.id == phases::PREVIOUS_PHASE_HEALTHY.id)
+        && !dependency.findings.is_empty()
+    {
+        reporter.warn(
+            name,
+            "--skip-deps: going on although the previous phase is not healthy",
+        );
+        for finding in &mut dependency.findings {
+            finding.severity = Severity::Warning;
+        }
+    }
+    for outcome in &outcomes {
+        reporter.check(name, &outcome.check, &outcome.findings);
+    }
+    let failed = failed_checks(&outcomes);
+    if failed > 0 {
+        return Err(DeployError::Preflight {
+            phase: name.to_string(),
+            failed,
+        });
+    }
+
+    let options = ApplyOptions {
+        mode: if context.dry_run {
+            Mode::DryRun
+        } else {
+            Mode::Apply
+        },
+        force_conflicts: context.force_conflicts,
+        applyset: Some(ApplySet::for_phase(name)),
+        ..ApplyOptions::default()
+    };
+    let applier = Applier::new(context.client.clone(), options);
+    let on_applied = |applied: &Applied| {
+        reporter.applied(name, applied, context.dry_run);
+        if applied.outcome != Outcome::Unchanged && !context.dry_run {
+            context
+                .applied
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(format!("{} ({:?})", applied.key, applied.outcome).to_lowercase());
+        }
+    };
+    let applied = applier
+        .apply(&objects, &on_applied)
+        .await
+        .map_err(|source| DeployError::Apply {
+            phase: name.to_string(),
+            source,
+        })?;
+    let mut summary = PhaseSummary::default();
+    for a in &applied {
+        match a.outcome {
+            Outcome::Created => summary.created += 1,
+            Outcome::Configured => summary.configured += 1,
+            Outcome::Unchanged => summary.unchanged += 1,
+            Outcome::Pruned => summary.pruned += 1,
+        }
+    }
+    if context.dry_run {
+        summary.seconds = started.elapsed().as_secs_f64();
+        reporter.phase_done(
+            name,
+            &format!("{name}: dry run, nothing stored ({})", describe(&summary)),
+        );
+        return Ok(summary);
+    }
+
+    let targets: Vec<Target> = applied
+        .iter()
+        .filter(|a| !phase.not_waited.contains(&a.key.kind.as_str()))
+        .map(|a| Target {
+            key: a.key.clone(),
+            resource: a.resource.clone(),
+        })
+        .collect();
+    let wait_options = WaitOptions {
+        timeout: context.timeout,
+        failure_window: context.failure_window,
+        expected_revision: Some(context.environment.git.revision.clone())
+            .filter(|r| r.len() >= 7 && r.chars().all(|c| c.is_ascii_hexdigit())),
+        ..WaitOptions::default()
+    };
+    wait_until_ready(&context.client, &targets, &wait_options, &|event| {
+        reporter.waiting(name, event)
+    })
+    .await
+    .map_err(|source| DeployError::Wait {
+        phase: name.to_string(),
+        source,
+    })?;
+
+    let pruned = applier
+        .prune(&objects, &applied)
+        .await
+        .map_err(|source| DeployError::Apply {
+            phase: name.to_string(),
+            source,
+        })?;
+    for p in &pruned {
+        on_applied(p);
+    }
+    summary.pruned = pruned.len();
+
+    let outcomes = checks::postflight(&check_context, phase, &objects).await?;
+    for outcome in &outcomes {
+        reporter.check(name, &outcome.check, &outcome.findings);
+    }
+    let failed = failed_checks(&outcomes);
+    if failed > 0 {
+        return Err(DeployError::Postflight {
+            phase: name.to_string(),
+            failed,
+        });
+    }
+    summary.seconds = started.elapsed().as_secs_f64();
+    reporter.phase_done(
+        name,
+        &format!(
+            "{name} is up in {:.1} s ({})",
+            summary.seconds,
+            describe(&summary)
+        ),
+    );
+    Ok(summary)
+}
+
+/// A phase's own folders (without upstream material), to check a dependency's health.
+fn render_folders_only(phase: &Phase, options: &RenderOptions) -> Result<Vec<Object>, DeployError> {
+    let folders: Vec<_> = phase.folders.iter().map(|f| options.repo.join(f)).collect();
+    let tree = crate::repo::load(&folders, &crate::repo::LoadOptions::default())
+        .map_err(DeployError::Load)?;
+    Ok(tree
+        .objects
+        .into_iter()
+        .filter(|o| !phase.not_waited.contains(&o.kind()))
+        .collect())
+}
+
+fn describe(summary: &PhaseSummary) -> String {
+    if !summary.changed() {
+        return format!("no changes, {} object(s) unchanged", summary.unchanged);
+    }
+    format!(
+        "{} created, {} configured, {} unchanged, {} pruned",
+        summary.created, summary.configured, summary.unchanged, summary.pruned
+    )
+}
