@@ -62,6 +62,10 @@ impl StatusError {
 /// The exit status an error ends the run with: bad input for problems in what the user gave,
 /// unreachable for connection failures, bad input otherwise.
 pub fn status_of(error: &anyhow::Error) -> ExitStatus {
+    // anyhow finds a StatusError attached as context; chain() covers one wrapped as a source.
+    if let Some(status) = error.downcast_ref::<StatusError>() {
+        return status.status;
+    }
     for cause in error.chain() {
         if let Some(status) = cause.downcast_ref::<StatusError>() {
             return status.status;
