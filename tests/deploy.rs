@@ -9,7 +9,9 @@ use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, ListParams};
 use tacos_testenv::aws::AcmValidation;
 use tacos_testenv::players::Players;
-use tacos_testenv::{AwsEmulator, Binaries, ControlPlaneOptions, FakeNode, SimulatedCluster, shared_control_plane};
+use tacos_testenv::{
+    AwsEmulator, Binaries, ControlPlaneOptions, FakeNode, SimulatedCluster, shared_control_plane,
+};
 
 fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -18,17 +20,29 @@ fn repo_root() -> PathBuf {
 /// Runs `tacos` with the emulator's environment and the given kubeconfig.
 async fn tacos(kubeconfig: &Path, aws: &AwsEmulator, args: &[&str]) -> Output {
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_tacos"));
-    command.current_dir(repo_root()).arg("--kubeconfig").arg(kubeconfig).args(["--profile", ""]).args(args);
+    command
+        .current_dir(repo_root())
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(["--profile", ""])
+        .args(args);
     for (key, value) in aws.env() {
         command.env(key, value);
     }
     let binaries = Binaries::locate().unwrap();
-    command.env("TACOS_HELM", &binaries.helm).env_remove("TACOS_CHART_DIR").env("NO_COLOR", "1");
+    command
+        .env("TACOS_HELM", &binaries.helm)
+        .env_remove("TACOS_CHART_DIR")
+        .env("NO_COLOR", "1");
     command.output().await.expect("run tacos")
 }
 
 fn text(output: &Output) -> String {
-    format!("--- stdout\n{}\n--- stderr\n{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+    format!(
+        "--- stdout\n{}\n--- stderr\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
 }
 
 async fn gateway_namespace_exists(client: &kube::Client) -> bool {
@@ -44,22 +58,36 @@ async fn pending_certificate_stops_the_gateway_phase_before_anything_is_applied(
     let output = tacos(&plane.kubeconfig, &aws, &["deploy", "--phase", "gateway"]).await;
     assert_eq!(output.status.code(), Some(1), "{}", text(&output));
     let all = text(&output);
-    assert!(all.contains("✗ aws-acm-certificate-issued") && all.contains("PENDING_VALIDATION"), "{all}");
+    assert!(
+        all.contains("✗ aws-acm-certificate-issued") && all.contains("PENDING_VALIDATION"),
+        "{all}"
+    );
     assert!(all.contains("nothing was applied"), "{all}");
-    assert!(!gateway_namespace_exists(&plane.client().await.unwrap()).await, "no object of the phase was applied");
+    assert!(
+        !gateway_namespace_exists(&plane.client().await.unwrap()).await,
+        "no object of the phase was applied"
+    );
 }
 
 #[tokio::test]
 async fn missing_eks_cluster_is_reported_with_account_and_region() {
     let plane = shared_control_plane();
     let aws = AwsEmulator::start(AcmValidation::Immediate).await.unwrap();
-    aws.seed_certificate("*.traffictacos.store", &[]).await.unwrap();
+    aws.seed_certificate("*.traffictacos.store", &[])
+        .await
+        .unwrap();
     aws.seed_hosted_zone("traffictacos.store").await.unwrap();
     let output = tacos(&plane.kubeconfig, &aws, &["deploy", "--phase", "gateway"]).await;
     assert_eq!(output.status.code(), Some(1), "{}", text(&output));
     let all = text(&output);
-    assert!(all.contains("✗ aws-eks-cluster-active") && all.contains("does not exist"), "{all}");
-    assert!(all.contains("account 137406935518") && all.contains("region ap-northeast-2"), "{all}");
+    assert!(
+        all.contains("✗ aws-eks-cluster-active") && all.contains("does not exist"),
+        "{all}"
+    );
+    assert!(
+        all.contains("account 137406935518") && all.contains("region ap-northeast-2"),
+        "{all}"
+    );
     assert!(!gateway_namespace_exists(&plane.client().await.unwrap()).await);
 }
 
@@ -67,27 +95,51 @@ async fn missing_eks_cluster_is_reported_with_account_and_region() {
 async fn certificate_that_misses_a_listener_hostname_stops_the_phase() {
     let plane = shared_control_plane();
     let aws = AwsEmulator::start(AcmValidation::Immediate).await.unwrap();
-    aws.seed_eks_cluster("ticket-cluster", "1.33").await.unwrap();
-    aws.seed_certificate("traffictacos.store", &[]).await.unwrap();
+    aws.seed_eks_cluster("ticket-cluster", "1.33")
+        .await
+        .unwrap();
+    aws.seed_certificate("traffictacos.store", &[])
+        .await
+        .unwrap();
     aws.seed_hosted_zone("traffictacos.store").await.unwrap();
     let config = tempfile::NamedTempFile::new().unwrap();
-    let tacos_yaml = std::fs::read_to_string(repo_root().join("tacos.yaml")).unwrap().replace("domain: \"*.traffictacos.store\"", "domain: traffictacos.store");
+    let tacos_yaml = std::fs::read_to_string(repo_root().join("tacos.yaml"))
+        .unwrap()
+        .replace(
+            "domain: \"*.traffictacos.store\"",
+            "domain: traffictacos.store",
+        );
     std::fs::write(config.path(), tacos_yaml).unwrap();
     let config_arg = config.path().display().to_string();
-    let output = tacos(&plane.kubeconfig, &aws, &["deploy", "--phase", "gateway", "--config", &config_arg]).await;
+    let output = tacos(
+        &plane.kubeconfig,
+        &aws,
+        &["deploy", "--phase", "gateway", "--config", &config_arg],
+    )
+    .await;
     assert_eq!(output.status.code(), Some(1), "{}", text(&output));
     let all = text(&output);
-    assert!(all.contains("does not cover listener hostname api.traffictacos.store"), "{all}");
+    assert!(
+        all.contains("does not cover listener hostname api.traffictacos.store"),
+        "{all}"
+    );
 }
 
 #[tokio::test]
 async fn credentials_of_another_account_are_refused_before_any_check() {
     let plane = shared_control_plane();
-    let aws = AwsEmulator::start_for_account(AcmValidation::Immediate, "111122223333").await.unwrap();
+    let aws = AwsEmulator::start_for_account(AcmValidation::Immediate, "111122223333")
+        .await
+        .unwrap();
     let output = tacos(&plane.kubeconfig, &aws, &["deploy", "--phase", "gateway"]).await;
     assert_eq!(output.status.code(), Some(2), "{}", text(&output));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("111122223333") && stderr.contains("137406935518") && stderr.contains("ap-northeast-2"), "{stderr}");
+    assert!(
+        stderr.contains("111122223333")
+            && stderr.contains("137406935518")
+            && stderr.contains("ap-northeast-2"),
+        "{stderr}"
+    );
     assert!(!gateway_namespace_exists(&plane.client().await.unwrap()).await);
 }
 
@@ -100,18 +152,31 @@ async fn unreachable_cluster_exits_3_and_a_broken_kubeconfig_exits_2() {
     std::fs::write(&dead, format!("apiVersion: v1\nkind: Config\nclusters: [{{name: c, cluster: {{server: 'https://127.0.0.1:{port}', insecure-skip-tls-verify: true}}}}]\nusers: [{{name: u, user: {{token: t}}}}]\ncontexts: [{{name: c, context: {{cluster: c, user: u}}}}]\ncurrent-context: c\n")).unwrap();
     let output = tacos(&dead, &aws, &["deploy", "--phase", "apps"]).await;
     assert_eq!(output.status.code(), Some(3), "{}", text(&output));
-    assert!(String::from_utf8_lossy(&output.stderr).contains(&format!("127.0.0.1:{port}")), "{}", text(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains(&format!("127.0.0.1:{port}")),
+        "{}",
+        text(&output)
+    );
     let broken = dir.path().join("broken");
     std::fs::write(&broken, "clusters: [not, a, kubeconfig\n").unwrap();
     let output = tacos(&broken, &aws, &["deploy", "--phase", "apps"]).await;
     assert_eq!(output.status.code(), Some(2), "{}", text(&output));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("kubeconfig"), "{}", text(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("kubeconfig"),
+        "{}",
+        text(&output)
+    );
 }
 
 #[tokio::test]
 async fn every_phase_comes_up_on_the_simulated_cluster_and_a_second_run_changes_nothing() {
-    let options = ControlPlaneOptions { skip_crds: vec!["gateway-api".into(), "argo-cd".into()], ..ControlPlaneOptions::default() };
-    let cluster = SimulatedCluster::start_with(options, FakeNode::eks_default_pool()).await.unwrap();
+    let options = ControlPlaneOptions {
+        skip_crds: vec!["gateway-api".into(), "argo-cd".into()],
+        ..ControlPlaneOptions::default()
+    };
+    let cluster = SimulatedCluster::start_with(options, FakeNode::eks_default_pool())
+        .await
+        .unwrap();
     let aws = Arc::new(AwsEmulator::start(AcmValidation::Immediate).await.unwrap());
     let zone = aws.seed_platform().await.unwrap();
     let client = cluster.client().await.unwrap();
@@ -122,39 +187,118 @@ async fn every_phase_comes_up_on_the_simulated_cluster_and_a_second_run_changes_
         "spec": {"selector": {"matchLabels": {"app": "lbc"}}, "template": {"metadata": {"labels": {"app": "lbc"}}, "spec": {"containers": [{"name": "c", "image": "public.ecr.aws/eks/aws-load-balancer-controller:v2.14.1"}]}}}
     });
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), "kube-system");
-    deployments.patch("aws-load-balancer-controller", &kube::api::PatchParams::apply("test"), &kube::api::Patch::Apply(&stand_in)).await.unwrap();
-    let players = tokio::spawn(Players::new(client.clone(), aws.clone(), zone, repo_root(), binaries.helm.clone()).run());
+    deployments
+        .patch(
+            "aws-load-balancer-controller",
+            &kube::api::PatchParams::apply("test"),
+            &kube::api::Patch::Apply(&stand_in),
+        )
+        .await
+        .unwrap();
+    let players = tokio::spawn(
+        Players::new(
+            client.clone(),
+            aws.clone(),
+            zone,
+            repo_root(),
+            binaries.helm.clone(),
+        )
+        .run(),
+    );
     let chart_dir = tempfile::tempdir().unwrap();
-    let gateway_api = std::fs::read_dir(&binaries.upstream_crds).unwrap().flatten().map(|e| e.path()).find(|p| p.file_name().unwrap().to_string_lossy().starts_with("gateway-api-")).unwrap();
-    copy_tree(&gateway_api, &chart_dir.path().join(gateway_api.file_name().unwrap()));
-    copy_tree(&binaries.stand_in_crds.join("argo-cd-chart"), &chart_dir.path().join("argo-cd"));
-    let argo_crds = std::fs::read_dir(&binaries.upstream_crds).unwrap().flatten().map(|e| e.path()).find(|p| p.file_name().unwrap().to_string_lossy().starts_with("argo-cd-")).unwrap();
+    let gateway_api = std::fs::read_dir(&binaries.upstream_crds)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("gateway-api-")
+        })
+        .unwrap();
+    copy_tree(
+        &gateway_api,
+        &chart_dir.path().join(gateway_api.file_name().unwrap()),
+    );
+    copy_tree(
+        &binaries.stand_in_crds.join("argo-cd-chart"),
+        &chart_dir.path().join("argo-cd"),
+    );
+    let argo_crds = std::fs::read_dir(&binaries.upstream_crds)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("argo-cd-")
+        })
+        .unwrap();
     copy_tree(&argo_crds, &chart_dir.path().join("argo-cd/crds"));
     let chart_arg = chart_dir.path().display().to_string();
-    let args = ["deploy", "--phase", "all", "--chart-dir", &chart_arg, "--timeout", "3m"];
+    let args = [
+        "deploy",
+        "--phase",
+        "all",
+        "--chart-dir",
+        &chart_arg,
+        "--timeout",
+        "3m",
+    ];
 
     let first = tacos(&cluster.control_plane.kubeconfig, &aws, &args).await;
     assert_eq!(first.status.code(), Some(0), "{}", text(&first));
     let first_out = String::from_utf8_lossy(&first.stdout);
     for phase in ["gateway", "argocd", "apps", "monitoring"] {
-        assert!(first_out.contains(&format!("✔ {phase} is up in")), "{phase}: {first_out}");
+        assert!(
+            first_out.contains(&format!("✔ {phase} is up in")),
+            "{phase}: {first_out}"
+        );
     }
-    assert!(first_out.contains("✔ aws-alb-exists") && first_out.contains("✔ aws-route53-alias"), "{first_out}");
+    assert!(
+        first_out.contains("✔ aws-alb-exists") && first_out.contains("✔ aws-route53-alias"),
+        "{first_out}"
+    );
     let services: Api<Deployment> = Api::namespaced(client.clone(), "tacos-app");
     let rolled_out = services.list(&ListParams::default()).await.unwrap().items;
-    let mut names: Vec<String> = rolled_out.iter().filter_map(|d| d.metadata.name.clone()).collect();
+    let mut names: Vec<String> = rolled_out
+        .iter()
+        .filter_map(|d| d.metadata.name.clone())
+        .collect();
     names.sort();
-    assert_eq!(names, ["gateway-api", "inventory-api", "payment-sim-api", "reservation-api", "reservation-worker"]);
+    assert_eq!(
+        names,
+        [
+            "gateway-api",
+            "inventory-api",
+            "payment-sim-api",
+            "reservation-api",
+            "reservation-worker"
+        ]
+    );
     for deployment in &rolled_out {
         let status = deployment.status.clone().unwrap_or_default();
-        assert!(status.available_replicas.unwrap_or(0) >= 1, "{:?} available", deployment.metadata.name);
+        assert!(
+            status.available_replicas.unwrap_or(0) >= 1,
+            "{:?} available",
+            deployment.metadata.name
+        );
     }
 
     let second = tacos(&cluster.control_plane.kubeconfig, &aws, &args).await;
     assert_eq!(second.status.code(), Some(0), "{}", text(&second));
     let second_out = String::from_utf8_lossy(&second.stdout);
-    assert_eq!(second_out.matches("(no changes,").count(), 4, "every phase reports no changes: {second_out}");
-    assert!(!second_out.contains(" created") && !second_out.contains(" configured"), "{second_out}");
+    assert_eq!(
+        second_out.matches("(no changes,").count(),
+        4,
+        "every phase reports no changes: {second_out}"
+    );
+    assert!(
+        !second_out.contains(" created") && !second_out.contains(" configured"),
+        "{second_out}"
+    );
     players.abort();
 }
 
