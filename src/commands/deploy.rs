@@ -12,29 +12,58 @@ use crate::deploy::{DeployContext, DeployError, run_phase};
 use crate::exit::{ExitStatus, StatusError};
 use crate::phases;
 
-pub async fn run(global: &GlobalArgs, selection: PhaseSelection, args: &ApplyArgs) -> anyhow::Result<ExitStatus> {
-    super::require_output(global.output, &[OutputFormat::Human, OutputFormat::Json], "deploy")?;
-    let config = ConfigFile::load(&global.config).map_err(|e| StatusError::bad_input(e.to_string()))?;
-    let (_, environment) = config.environment(&global.config, global.environment.as_deref()).map_err(|e| StatusError::bad_input(e.to_string()))?;
+pub async fn run(
+    global: &GlobalArgs,
+    selection: PhaseSelection,
+    args: &ApplyArgs,
+) -> anyhow::Result<ExitStatus> {
+    super::require_output(
+        global.output,
+        &[OutputFormat::Human, OutputFormat::Json],
+        "deploy",
+    )?;
+    let config =
+        ConfigFile::load(&global.config).map_err(|e| StatusError::bad_input(e.to_string()))?;
+    let (_, environment) = config
+        .environment(&global.config, global.environment.as_deref())
+        .map_err(|e| StatusError::bad_input(e.to_string()))?;
     let environment = environment.clone();
     let client = super::kube_client(global).await?;
     let phase_names = selection.phases();
     let aws = if phase_names.contains(&PhaseName::Gateway) {
-        let region = global.region.clone().unwrap_or_else(|| environment.aws.region.clone());
-        let profile = global.profile.clone().or_else(|| environment.aws.profile.clone()).filter(|p| !p.is_empty());
-        Some(AwsContext::connect(profile.as_deref(), &region, &environment.aws.account_id).await.map_err(aws_status)?)
+        let region = global
+            .region
+            .clone()
+            .unwrap_or_else(|| environment.aws.region.clone());
+        let profile = global
+            .profile
+            .clone()
+            .or_else(|| environment.aws.profile.clone())
+            .filter(|p| !p.is_empty());
+        Some(
+            AwsContext::connect(profile.as_deref(), &region, &environment.aws.account_id)
+                .await
+                .map_err(aws_status)?,
+        )
     } else {
         None
     };
     let format = match global.output {
         OutputFormat::Json => ReportFormat::Json,
-        _ => ReportFormat::Human { color: super::use_color(), timestamps: !std::io::stdout().is_terminal() },
+        _ => ReportFormat::Human {
+            color: super::use_color(),
+            timestamps: !std::io::stdout().is_terminal(),
+        },
     };
     let context = DeployContext {
         client,
         aws,
         environment,
-        render: RenderOptions { repo: global.repo.clone(), chart_dir: args.chart_dir.clone(), helm: std::env::var_os("TACOS_HELM").map(Into::into) },
+        render: RenderOptions {
+            repo: global.repo.clone(),
+            chart_dir: args.chart_dir.clone(),
+            helm: std::env::var_os("TACOS_HELM").map(Into::into),
+        },
         dry_run: args.dry_run,
         force_conflicts: args.force_conflicts,
         skip_deps: args.skip_deps,
@@ -71,18 +100,31 @@ fn aws_status(error: AwsError) -> anyhow::Error {
         AwsError::Unreachable { .. } => ExitStatus::Unreachable,
         AwsError::WrongAccount { .. } => ExitStatus::BadInput,
     };
-    anyhow::Error::new(StatusError { status, message: error.to_string() })
+    anyhow::Error::new(StatusError {
+        status,
+        message: error.to_string(),
+    })
 }
 
 /// The exit status a failed phase ends the run with.
 pub fn deploy_status(error: &DeployError) -> ExitStatus {
     use crate::apply::wait::WaitError;
     match error {
-        DeployError::Usage(_) | DeployError::Load(_) | DeployError::Render(_) | DeployError::Upstream(_) => ExitStatus::BadInput,
+        DeployError::Usage(_)
+        | DeployError::Load(_)
+        | DeployError::Render(_)
+        | DeployError::Upstream(_) => ExitStatus::BadInput,
         DeployError::Aws(AwsError::WrongAccount { .. }) => ExitStatus::BadInput,
-        DeployError::Aws(AwsError::Unreachable { .. }) | DeployError::ClusterUnreachable(_) => ExitStatus::Unreachable,
-        DeployError::Wait { source: WaitError::Unreachable { .. }, .. } => ExitStatus::Unreachable,
+        DeployError::Aws(AwsError::Unreachable { .. }) | DeployError::ClusterUnreachable(_) => {
+            ExitStatus::Unreachable
+        }
+        DeployError::Wait { source, .. } if matches!(**source, WaitError::Unreachable { .. }) => {
+            ExitStatus::Unreachable
+        }
         DeployError::Apply { source, .. } if source.is_unreachable() => ExitStatus::Unreachable,
-        DeployError::Preflight { .. } | DeployError::Postflight { .. } | DeployError::Apply { .. } | DeployError::Wait { .. } => ExitStatus::Findings,
+        DeployError::Preflight { .. }
+        | DeployError::Postflight { .. }
+        | DeployError::Apply { .. }
+        | DeployError::Wait { .. } => ExitStatus::Findings,
     }
 }

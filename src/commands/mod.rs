@@ -59,21 +59,36 @@ pub fn require_output(
 /// A kube client from `--kubeconfig`/`--context` (or the standard places), checked to answer.
 pub async fn kube_client(global: &GlobalArgs) -> anyhow::Result<kube::Client> {
     use kube::config::{KubeConfigOptions, Kubeconfig};
-    let options = KubeConfigOptions { context: global.context.clone(), ..Default::default() };
-    let source = global.kubeconfig.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "the default kubeconfig".into());
+    let options = KubeConfigOptions {
+        context: global.context.clone(),
+        ..Default::default()
+    };
+    let source = global
+        .kubeconfig
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| "the default kubeconfig".into());
     let config = match &global.kubeconfig {
         Some(path) => {
-            let kubeconfig = Kubeconfig::read_from(path).map_err(|e| StatusError::bad_input(format!("cannot read kubeconfig {}: {e}", path.display())))?;
+            let kubeconfig = Kubeconfig::read_from(path).map_err(|e| {
+                StatusError::bad_input(format!("cannot read kubeconfig {}: {e}", path.display()))
+            })?;
             kube::Config::from_custom_kubeconfig(kubeconfig, &options).await
         }
         None => kube::Config::from_kubeconfig(&options).await,
     }
-    .map_err(|e| StatusError::bad_input(format!("cannot use {source}: {e}; pass --kubeconfig and --context")))?;
+    .map_err(|e| {
+        StatusError::bad_input(format!(
+            "cannot use {source}: {e}; pass --kubeconfig and --context"
+        ))
+    })?;
     let server = config.cluster_url.to_string();
-    let client = kube::Client::try_from(config).map_err(|e| StatusError::bad_input(format!("cannot build a client for {server}: {e}")))?;
-    client
-        .apiserver_version()
-        .await
-        .map_err(|e| StatusError::unreachable(format!("cannot reach the cluster at {server} ({source}): {e}")))?;
+    let client = kube::Client::try_from(config)
+        .map_err(|e| StatusError::bad_input(format!("cannot build a client for {server}: {e}")))?;
+    client.apiserver_version().await.map_err(|e| {
+        StatusError::unreachable(format!(
+            "cannot reach the cluster at {server} ({source}): {e}"
+        ))
+    })?;
     Ok(client)
 }

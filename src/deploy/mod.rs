@@ -41,13 +41,13 @@ pub enum DeployError {
     Apply {
         phase: String,
         #[source]
-        source: ApplyError,
+        source: Box<ApplyError>,
     },
     #[error("phase {phase} did not come up")]
     Wait {
         phase: String,
         #[source]
-        source: crate::apply::wait::WaitError,
+        source: Box<crate::apply::wait::WaitError>,
     },
     #[error("phase {phase}: {failed} check(s) failed after applying")]
     Postflight { phase: String, failed: usize },
@@ -167,7 +167,7 @@ pub async fn run_phase(
         .await
         .map_err(|source| DeployError::Apply {
             phase: name.to_string(),
-            source,
+            source: Box::new(source),
         })?;
     let mut summary = PhaseSummary::default();
     for a in &applied {
@@ -208,7 +208,7 @@ pub async fn run_phase(
     .await
     .map_err(|source| DeployError::Wait {
         phase: name.to_string(),
-        source,
+        source: Box::new(source),
     })?;
 
     let pruned = applier
@@ -216,7 +216,7 @@ pub async fn run_phase(
         .await
         .map_err(|source| DeployError::Apply {
             phase: name.to_string(),
-            source,
+            source: Box::new(source),
         })?;
     for p in &pruned {
         on_applied(p);

@@ -26,7 +26,7 @@ pub fn render(results: &[CheckResult]) -> String {
         out,
         "<testsuites name=\"tacos verify\" tests=\"{}\" failures=\"{}\">",
         results.len(),
-        results.iter().filter(|r| failed(r)).count()
+        results.iter().filter(failed).count()
     );
     for suite in suites {
         let cases: Vec<&CheckResult> = results.iter().filter(|r| r.suite == suite).collect();

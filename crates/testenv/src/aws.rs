@@ -181,7 +181,9 @@ fn aws_err(action: &str, error: impl std::error::Error) -> TestenvError {
 impl AwsEmulator {
     /// The emulator's default subnets in two zones (moto creates a default VPC per region), read through EC2's query API.
     pub async fn default_subnets(&self) -> Result<Vec<String>> {
-        let scope = format!("Credential=testing/20260101/{REGION}/ec2/aws4_request, SignedHeaders=host, Signature=0");
+        let scope = format!(
+            "Credential=testing/20260101/{REGION}/ec2/aws4_request, SignedHeaders=host, Signature=0"
+        );
         let response = reqwest::Client::new()
             .post(&self.endpoint)
             .header("Authorization", format!("AWS4-HMAC-SHA256 {scope}"))
@@ -189,15 +191,24 @@ impl AwsEmulator {
             .body("Action=DescribeSubnets&Version=2016-11-15")
             .send()
             .await
-            .map_err(|e| TestenvError::Aws { action: "describe subnets".into(), message: e.to_string() })?;
-        let body = response.text().await.map_err(|e| TestenvError::Aws { action: "describe subnets".into(), message: e.to_string() })?;
+            .map_err(|e| TestenvError::Aws {
+                action: "describe subnets".into(),
+                message: e.to_string(),
+            })?;
+        let body = response.text().await.map_err(|e| TestenvError::Aws {
+            action: "describe subnets".into(),
+            message: e.to_string(),
+        })?;
         let subnets: Vec<String> = body
             .split("<subnetId>")
             .skip(1)
             .filter_map(|rest| rest.split_once("</subnetId>").map(|(id, _)| id.to_string()))
             .collect();
         if subnets.len() < 2 {
-            return Err(TestenvError::Aws { action: "describe subnets".into(), message: format!("expected default subnets, got: {body}") });
+            return Err(TestenvError::Aws {
+                action: "describe subnets".into(),
+                message: format!("expected default subnets, got: {body}"),
+            });
         }
         Ok(subnets)
     }
@@ -216,24 +227,52 @@ impl AwsEmulator {
             .await
             .map_err(|e| aws_err("create load balancer", e))?;
         let load_balancer = output.load_balancers.unwrap_or_default().into_iter().next();
-        load_balancer.and_then(|lb| lb.dns_name).ok_or_else(|| TestenvError::Aws { action: "create load balancer".into(), message: "no DNS name returned".into() })
+        load_balancer
+            .and_then(|lb| lb.dns_name)
+            .ok_or_else(|| TestenvError::Aws {
+                action: "create load balancer".into(),
+                message: "no DNS name returned".into(),
+            })
     }
 
     /// Upserts an alias A record `name` -> `target_dns` in the zone (as ExternalDNS would).
-    pub async fn seed_alias_record(&self, zone_id: &str, name: &str, target_dns: &str) -> Result<()> {
-        use aws_sdk_route53::types::{AliasTarget, Change, ChangeAction, ChangeBatch, ResourceRecordSet, RrType};
+    pub async fn seed_alias_record(
+        &self,
+        zone_id: &str,
+        name: &str,
+        target_dns: &str,
+    ) -> Result<()> {
+        use aws_sdk_route53::types::{
+            AliasTarget, Change, ChangeAction, ChangeBatch, ResourceRecordSet, RrType,
+        };
         let route53 = aws_sdk_route53::Client::new(&self.sdk_config().await);
         let record = ResourceRecordSet::builder()
             .name(name)
             .r#type(RrType::A)
-            .alias_target(AliasTarget::builder().hosted_zone_id("ZWKZPGTI48KDX").dns_name(target_dns).evaluate_target_health(true).build().map_err(|e| aws_err("build alias", e))?)
+            .alias_target(
+                AliasTarget::builder()
+                    .hosted_zone_id("ZWKZPGTI48KDX")
+                    .dns_name(target_dns)
+                    .evaluate_target_health(true)
+                    .build()
+                    .map_err(|e| aws_err("build alias", e))?,
+            )
             .build()
             .map_err(|e| aws_err("build record", e))?;
-        let change = Change::builder().action(ChangeAction::Upsert).resource_record_set(record).build().map_err(|e| aws_err("build change", e))?;
+        let change = Change::builder()
+            .action(ChangeAction::Upsert)
+            .resource_record_set(record)
+            .build()
+            .map_err(|e| aws_err("build change", e))?;
         route53
             .change_resource_record_sets()
             .hosted_zone_id(zone_id)
-            .change_batch(ChangeBatch::builder().changes(change).build().map_err(|e| aws_err("build batch", e))?)
+            .change_batch(
+                ChangeBatch::builder()
+                    .changes(change)
+                    .build()
+                    .map_err(|e| aws_err("build batch", e))?,
+            )
             .send()
             .await
             .map_err(|e| aws_err("upsert alias record", e))?;
@@ -244,7 +283,8 @@ impl AwsEmulator {
     /// issued wildcard certificate and the public hosted zone. Returns the zone id.
     pub async fn seed_platform(&self) -> Result<String> {
         self.seed_eks_cluster("ticket-cluster", "1.33").await?;
-        self.seed_certificate("*.traffictacos.store", &["traffictacos.store"]).await?;
+        self.seed_certificate("*.traffictacos.store", &["traffictacos.store"])
+            .await?;
         self.seed_hosted_zone("traffictacos.store").await
     }
 }

@@ -127,7 +127,8 @@ impl ControlPlane {
         };
         plane.wait_ready(options.ready_timeout).await?;
         if options.install_crds {
-            crate::crds::install_all(&plane.client().await?, &plane.binaries, &options.skip_crds).await?;
+            crate::crds::install_all(&plane.client().await?, &plane.binaries, &options.skip_crds)
+                .await?;
         }
         Ok(plane)
     }

@@ -16,8 +16,14 @@ pub fn load_all(binaries: &Binaries, skip: &[String]) -> Result<Vec<CustomResour
     let mut files = Vec::new();
     collect_yaml(&binaries.upstream_crds, true, &mut files)?;
     files.retain(|file| {
-        let folder = file.parent().and_then(|p| p.file_name()).map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-        !skip.iter().any(|name| folder.starts_with(&format!("{name}-")))
+        let folder = file
+            .parent()
+            .and_then(|p| p.file_name())
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
+        !skip
+            .iter()
+            .any(|name| folder.starts_with(&format!("{name}-")))
     });
     if files.is_empty() {
         return Err(TestenvError::MissingBinary {
@@ -73,7 +79,11 @@ fn collect_yaml(dir: &Path, recursive: bool, out: &mut Vec<PathBuf>) -> Result<(
 }
 
 /// Applies every CRD (server-side, field manager `tacos-testenv`) and waits until all are Established.
-pub async fn install_all(client: &kube::Client, binaries: &Binaries, skip: &[String]) -> Result<usize> {
+pub async fn install_all(
+    client: &kube::Client,
+    binaries: &Binaries,
+    skip: &[String],
+) -> Result<usize> {
     let crds = load_all(binaries, skip)?;
     let api: Api<CustomResourceDefinition> = Api::all(client.clone());
     let params = PatchParams::apply("tacos-testenv").force();

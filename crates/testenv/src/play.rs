@@ -100,11 +100,24 @@ pub async fn aws_lbc_program_gateway(
 
 /// Plays the AWS Load Balancer Controller: a GatewayClass naming it Accepted.
 pub async fn aws_lbc_accept_gateway_class(client: &kube::Client, name: &str) -> Result<()> {
-    let resource = ApiResource::from_gvk(&GroupVersionKind::gvk("gateway.networking.k8s.io", "v1", "GatewayClass"));
+    let resource = ApiResource::from_gvk(&GroupVersionKind::gvk(
+        "gateway.networking.k8s.io",
+        "v1",
+        "GatewayClass",
+    ));
     let classes: Api<DynamicObject> = Api::all_with(client.clone(), &resource);
-    let class = classes.get(name).await.map_err(kube_err(format!("get GatewayClass {name}")))?;
+    let class = classes
+        .get(name)
+        .await
+        .map_err(kube_err(format!("get GatewayClass {name}")))?;
     let generation = class.metadata.generation.unwrap_or(1);
-    patch_status(&classes, name, json!({"conditions": [condition("Accepted", true, "Accepted", generation)]}), "AWS Load Balancer Controller").await
+    patch_status(
+        &classes,
+        name,
+        json!({"conditions": [condition("Accepted", true, "Accepted", generation)]}),
+        "AWS Load Balancer Controller",
+    )
+    .await
 }
 
 /// Plays the AWS Load Balancer Controller for a route (`kind` HTTPRoute or GRPCRoute): every parent Accepted and ResolvedRefs.
@@ -160,9 +173,15 @@ pub async fn argocd_set_application(
     });
     // Argo CD's Application CRD has no status subresource: its controller writes status on the object itself.
     applications
-        .patch(name, &PatchParams::default(), &Patch::Merge(json!({ "status": status })))
+        .patch(
+            name,
+            &PatchParams::default(),
+            &Patch::Merge(json!({ "status": status })),
+        )
         .await
-        .map_err(kube_err(format!("set status of Application {namespace}/{name} as Argo CD")))?;
+        .map_err(kube_err(format!(
+            "set status of Application {namespace}/{name} as Argo CD"
+        )))?;
     Ok(())
 }
 

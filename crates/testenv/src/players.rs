@@ -29,8 +29,22 @@ pub struct Players {
 }
 
 impl Players {
-    pub fn new(client: kube::Client, aws: std::sync::Arc<AwsEmulator>, zone_id: String, repo: PathBuf, helm: PathBuf) -> Self {
-        Self { client, aws, zone_id, repo, helm, load_balancers: HashMap::new(), played: HashMap::new() }
+    pub fn new(
+        client: kube::Client,
+        aws: std::sync::Arc<AwsEmulator>,
+        zone_id: String,
+        repo: PathBuf,
+        helm: PathBuf,
+    ) -> Self {
+        Self {
+            client,
+            aws,
+            zone_id,
+            repo,
+            helm,
+            load_balancers: HashMap::new(),
+            played: HashMap::new(),
+        }
     }
 
     /// Plays every controller once a second, forever (run it in a task and abort it when done).
@@ -55,22 +69,43 @@ impl Players {
     }
 
     fn all(&self, group: &str, version: &str, kind: &str) -> Api<DynamicObject> {
-        Api::all_with(self.client.clone(), &ApiResource::from_gvk(&GroupVersionKind::gvk(group, version, kind)))
+        Api::all_with(
+            self.client.clone(),
+            &ApiResource::from_gvk(&GroupVersionKind::gvk(group, version, kind)),
+        )
     }
 
     async fn list(&self, group: &str, version: &str, kind: &str) -> Vec<DynamicObject> {
         // Before its CRD exists a kind cannot be listed: nothing to play yet.
-        self.all(group, version, kind).list(&ListParams::default()).await.map(|l| l.items).unwrap_or_default()
+        self.all(group, version, kind)
+            .list(&ListParams::default())
+            .await
+            .map(|l| l.items)
+            .unwrap_or_default()
     }
 
     async fn play_load_balancer_controller(&mut self) -> Result<()> {
-        for class in self.list("gateway.networking.k8s.io", "v1", "GatewayClass").await {
-            let accepted = class.data["status"]["conditions"].as_array().into_iter().flatten().any(|c| c["type"] == "Accepted" && c["status"] == "True");
+        for class in self
+            .list("gateway.networking.k8s.io", "v1", "GatewayClass")
+            .await
+        {
+            let accepted = class.data["status"]["conditions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|c| c["type"] == "Accepted" && c["status"] == "True");
             if class.data["spec"]["controllerName"] == "gateway.k8s.aws/alb" && !accepted {
-                play::aws_lbc_accept_gateway_class(&self.client, class.metadata.name.as_deref().unwrap_or_default()).await?;
+                play::aws_lbc_accept_gateway_class(
+                    &self.client,
+                    class.metadata.name.as_deref().unwrap_or_default(),
+                )
+                .await?;
             }
         }
-        for gateway in self.list("gateway.networking.k8s.io", "v1", "Gateway").await {
+        for gateway in self
+            .list("gateway.networking.k8s.io", "v1", "Gateway")
+            .await
+        {
             let namespace = gateway.metadata.namespace.clone().unwrap_or_default();
             let name = gateway.metadata.name.clone().unwrap_or_default();
             let key = format!("Gateway {namespace}/{name}");
@@ -81,25 +116,48 @@ impl Players {
             let dns = match self.load_balancers.get(&key) {
                 Some(dns) => dns.clone(),
                 None => {
-                    let alb_name: String = format!("k8s-{namespace}-{name}").chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').take(32).collect();
-                    let dns = self.aws.seed_load_balancer(alb_name.trim_end_matches('-')).await?;
+                    let alb_name: String = format!("k8s-{namespace}-{name}")
+                        .chars()
+                        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+                        .take(32)
+                        .collect();
+                    let dns = self
+                        .aws
+                        .seed_load_balancer(alb_name.trim_end_matches('-'))
+                        .await?;
                     self.load_balancers.insert(key.clone(), dns.clone());
                     dns
                 }
             };
             play::aws_lbc_program_gateway(&self.client, &namespace, &name, &dns).await?;
-            for hostname in gateway.data["spec"]["listeners"].as_array().into_iter().flatten().filter_map(|l| l["hostname"].as_str()) {
-                self.aws.seed_alias_record(&self.zone_id, hostname, &dns).await?;
+            for hostname in gateway.data["spec"]["listeners"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|l| l["hostname"].as_str())
+            {
+                self.aws
+                    .seed_alias_record(&self.zone_id, hostname, &dns)
+                    .await?;
             }
             self.played.insert(key, generation);
         }
         for kind in ["HTTPRoute", "GRPCRoute"] {
             for route in self.list("gateway.networking.k8s.io", "v1", kind).await {
-                if route.data["status"]["parents"].as_array().is_some_and(|p| !p.is_empty()) {
+                if route.data["status"]["parents"]
+                    .as_array()
+                    .is_some_and(|p| !p.is_empty())
+                {
                     continue;
                 }
                 let namespace = route.metadata.namespace.clone().unwrap_or_default();
-                play::aws_lbc_accept_route(&self.client, kind, &namespace, route.metadata.name.as_deref().unwrap_or_default()).await?;
+                play::aws_lbc_accept_route(
+                    &self.client,
+                    kind,
+                    &namespace,
+                    route.metadata.name.as_deref().unwrap_or_default(),
+                )
+                .await?;
             }
         }
         Ok(())
@@ -123,15 +181,29 @@ impl Players {
                     }
                     Err(error) => {
                         let message = crate::shared::error_chain(&error);
-                        play::argocd_set_application(&self.client, &namespace, &name, &revision, "Degraded").await?;
+                        play::argocd_set_application(
+                            &self.client,
+                            &namespace,
+                            &name,
+                            &revision,
+                            "Degraded",
+                        )
+                        .await?;
                         eprintln!("[Argo CD stand-in] {key}: {message}");
                         continue;
                     }
                 }
             }
-            let health = if self.workloads_available(&application).await { "Healthy" } else { "Progressing" };
-            if application.data["status"]["health"]["status"].as_str() != Some(health) || application.data["status"]["sync"]["status"].as_str() != Some("Synced") {
-                play::argocd_set_application(&self.client, &namespace, &name, &revision, health).await?;
+            let health = if self.workloads_available(&application).await {
+                "Healthy"
+            } else {
+                "Progressing"
+            };
+            if application.data["status"]["health"]["status"].as_str() != Some(health)
+                || application.data["status"]["sync"]["status"].as_str() != Some("Synced")
+            {
+                play::argocd_set_application(&self.client, &namespace, &name, &revision, health)
+                    .await?;
             }
         }
         Ok(())
@@ -152,15 +224,27 @@ impl Players {
             Some(sources) => sources.iter().collect(),
             None => vec![&spec["source"]],
         };
-        let namespace = spec["destination"]["namespace"].as_str().unwrap_or("default").to_string();
+        let namespace = spec["destination"]["namespace"]
+            .as_str()
+            .unwrap_or("default")
+            .to_string();
         let Some(source) = sources.iter().find(|s| s["path"].is_string()) else {
             return Ok(Vec::new()); // an upstream chart (Argo CD itself): nothing to render here
         };
         let path = self.repo.join(source["path"].as_str().unwrap_or_default());
         let text = if path.join("Chart.yaml").is_file() {
             let mut command = std::process::Command::new(&self.helm);
-            command.arg("template").arg(application.metadata.name.as_deref().unwrap_or("app")).arg(&path).args(["--namespace", &namespace]);
-            for file in sources.iter().flat_map(|s| s["helm"]["valueFiles"].as_array().cloned().unwrap_or_default()) {
+            command
+                .arg("template")
+                .arg(application.metadata.name.as_deref().unwrap_or("app"))
+                .arg(&path)
+                .args(["--namespace", &namespace]);
+            for file in sources.iter().flat_map(|s| {
+                s["helm"]["valueFiles"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+            }) {
                 let file = file.as_str().unwrap_or_default();
                 let resolved = match file.split_once('/') {
                     Some((reference, rest)) if reference.starts_with('$') => self.repo.join(rest),
@@ -168,9 +252,14 @@ impl Players {
                 };
                 command.arg("--values").arg(resolved);
             }
-            let output = command.output().map_err(crate::io_err("run helm template"))?;
+            let output = command
+                .output()
+                .map_err(crate::io_err("run helm template"))?;
             if !output.status.success() {
-                return Err(TestenvError::Parse { path, message: String::from_utf8_lossy(&output.stderr).to_string() });
+                return Err(TestenvError::Parse {
+                    path,
+                    message: String::from_utf8_lossy(&output.stderr).to_string(),
+                });
             }
             String::from_utf8_lossy(&output.stdout).to_string()
         } else {
@@ -178,7 +267,10 @@ impl Players {
         };
         let mut objects = Vec::new();
         for document in serde_yaml_ng::Deserializer::from_str(&text) {
-            let mut value = Value::deserialize(document).map_err(|e| TestenvError::Parse { path: path.clone(), message: e.to_string() })?;
+            let mut value = Value::deserialize(document).map_err(|e| TestenvError::Parse {
+                path: path.clone(),
+                message: e.to_string(),
+            })?;
             if value.is_null() {
                 continue;
             }
@@ -195,27 +287,50 @@ impl Players {
         let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
         let kind = object["kind"].as_str().unwrap_or_default();
         let name = object["metadata"]["name"].as_str().unwrap_or_default();
-        let (resource, capabilities) = kube::discovery::pinned_kind(&self.client, &GroupVersionKind::gvk(group, version, kind))
-            .await
-            .map_err(kube_err(format!("discover {api_version} {kind}")))?;
+        let (resource, capabilities) = kube::discovery::pinned_kind(
+            &self.client,
+            &GroupVersionKind::gvk(group, version, kind),
+        )
+        .await
+        .map_err(kube_err(format!("discover {api_version} {kind}")))?;
         let api: Api<DynamicObject> = if capabilities.scope == kube::discovery::Scope::Namespaced {
-            Api::namespaced_with(self.client.clone(), object["metadata"]["namespace"].as_str().unwrap_or("default"), &resource)
+            Api::namespaced_with(
+                self.client.clone(),
+                object["metadata"]["namespace"]
+                    .as_str()
+                    .unwrap_or("default"),
+                &resource,
+            )
         } else {
             Api::all_with(self.client.clone(), &resource)
         };
-        api.patch(name, &PatchParams::apply(ARGOCD_PLAYER_MANAGER).force(), &Patch::Apply(object))
-            .await
-            .map_err(kube_err(format!("apply {kind} {name}")))?;
+        api.patch(
+            name,
+            &PatchParams::apply(ARGOCD_PLAYER_MANAGER).force(),
+            &Patch::Apply(object),
+        )
+        .await
+        .map_err(kube_err(format!("apply {kind} {name}")))?;
         Ok(())
     }
 
     /// Whether every Deployment the Application rendered is available.
     async fn workloads_available(&self, application: &DynamicObject) -> bool {
-        let Ok(objects) = self.render(application) else { return false };
+        let Ok(objects) = self.render(application) else {
+            return false;
+        };
         for object in objects.iter().filter(|o| o["kind"] == "Deployment") {
-            let namespace = object["metadata"]["namespace"].as_str().unwrap_or("default");
-            let deployments: Api<k8s_openapi::api::apps::v1::Deployment> = Api::namespaced(self.client.clone(), namespace);
-            let Ok(Some(live)) = deployments.get_opt(object["metadata"]["name"].as_str().unwrap_or_default()).await else { return false };
+            let namespace = object["metadata"]["namespace"]
+                .as_str()
+                .unwrap_or("default");
+            let deployments: Api<k8s_openapi::api::apps::v1::Deployment> =
+                Api::namespaced(self.client.clone(), namespace);
+            let Ok(Some(live)) = deployments
+                .get_opt(object["metadata"]["name"].as_str().unwrap_or_default())
+                .await
+            else {
+                return false;
+            };
             let desired = live.spec.and_then(|s| s.replicas).unwrap_or(1);
             let available = live.status.and_then(|s| s.available_replicas).unwrap_or(0);
             if available < desired {
@@ -228,10 +343,20 @@ impl Players {
 
 fn read_manifests(dir: &Path) -> Result<String> {
     let mut text = String::new();
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir).map_err(crate::io_err(format!("read {}", dir.display())))?.flatten().map(|e| e.path()).collect();
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(crate::io_err(format!("read {}", dir.display())))?
+        .flatten()
+        .map(|e| e.path())
+        .collect();
     paths.sort();
-    for path in paths.iter().filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml")) {
-        text.push_str(&std::fs::read_to_string(path).map_err(crate::io_err(format!("read {}", path.display())))?);
+    for path in paths
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
+    {
+        text.push_str(
+            &std::fs::read_to_string(path)
+                .map_err(crate::io_err(format!("read {}", path.display())))?,
+        );
         text.push_str("\n---\n");
     }
     Ok(text)

@@ -24,7 +24,11 @@ fn main() -> ExitCode {
         eprintln!("{USAGE}");
         return ExitCode::from(2);
     }
-    let repo = args[..separator].windows(2).find(|w| w[0] == "--repo").map(|w| PathBuf::from(&w[1])).unwrap_or_else(|| PathBuf::from("."));
+    let repo = args[..separator]
+        .windows(2)
+        .find(|w| w[0] == "--repo")
+        .map(|w| PathBuf::from(&w[1]))
+        .unwrap_or_else(|| PathBuf::from("."));
     let command = args[separator + 1..].to_vec();
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
     match runtime.block_on(run(&repo, &command)) {
@@ -39,23 +43,47 @@ fn main() -> ExitCode {
 async fn run(repo: &Path, command: &[String]) -> Result<u8, String> {
     let text = |e: &dyn std::error::Error| tacos_testenv::shared::error_chain(e);
     let binaries = Binaries::locate().map_err(|e| text(&e))?;
-    eprintln!("tacos-local: starting the simulated cluster (3 kwok nodes) and the AWS emulator ...");
-    let options = ControlPlaneOptions { skip_crds: vec!["gateway-api".into(), "argo-cd".into()], ..ControlPlaneOptions::default() };
-    let cluster = SimulatedCluster::start_with(options, FakeNode::eks_default_pool()).await.map_err(|e| text(&e))?;
-    let aws = Arc::new(AwsEmulator::start(AcmValidation::Immediate).await.map_err(|e| text(&e))?);
+    eprintln!(
+        "tacos-local: starting the simulated cluster (3 kwok nodes) and the AWS emulator ..."
+    );
+    let options = ControlPlaneOptions {
+        skip_crds: vec!["gateway-api".into(), "argo-cd".into()],
+        ..ControlPlaneOptions::default()
+    };
+    let cluster = SimulatedCluster::start_with(options, FakeNode::eks_default_pool())
+        .await
+        .map_err(|e| text(&e))?;
+    let aws = Arc::new(
+        AwsEmulator::start(AcmValidation::Immediate)
+            .await
+            .map_err(|e| text(&e))?,
+    );
     let zone_id = aws.seed_platform().await.map_err(|e| text(&e))?;
     let client = cluster.client().await.map_err(|e| text(&e))?;
     install_load_balancer_controller_stand_in(&client).await?;
     let chart_dir = prepare_chart_dir(&binaries, cluster.control_plane.dir())?;
-    let players = Players::new(client, aws.clone(), zone_id, repo.to_path_buf(), binaries.helm.clone());
+    let players = Players::new(
+        client,
+        aws.clone(),
+        zone_id,
+        repo.to_path_buf(),
+        binaries.helm.clone(),
+    );
     let players = tokio::spawn(players.run());
     eprintln!("tacos-local: ready; running: {}", command.join(" "));
     let mut child = tokio::process::Command::new(&command[0]);
-    child.args(&command[1..]).env("KUBECONFIG", &cluster.control_plane.kubeconfig).env("TACOS_CHART_DIR", &chart_dir).env("TACOS_HELM", &binaries.helm);
+    child
+        .args(&command[1..])
+        .env("KUBECONFIG", &cluster.control_plane.kubeconfig)
+        .env("TACOS_CHART_DIR", &chart_dir)
+        .env("TACOS_HELM", &binaries.helm);
     for (key, value) in aws.env() {
         child.env(key, value);
     }
-    let status = child.status().await.map_err(|e| format!("cannot run {}: {e}", command[0]))?;
+    let status = child
+        .status()
+        .await
+        .map_err(|e| format!("cannot run {}: {e}", command[0]))?;
     players.abort();
     Ok(status.code().map(|c| c as u8).unwrap_or(1))
 }
@@ -72,10 +100,15 @@ async fn install_load_balancer_controller_stand_in(client: &kube::Client) -> Res
                  "template": {"metadata": {"labels": {"app.kubernetes.io/name": "aws-load-balancer-controller"}},
                               "spec": {"containers": [{"name": "controller", "image": "public.ecr.aws/eks/aws-load-balancer-controller:v2.14.1"}]}}}
     });
-    let api: Api<k8s_openapi::api::apps::v1::Deployment> = Api::namespaced(client.clone(), "kube-system");
-    api.patch("aws-load-balancer-controller", &PatchParams::apply("tacos-local").force(), &Patch::Apply(&deployment))
-        .await
-        .map_err(|e| format!("install the AWS Load Balancer Controller stand-in: {e}"))?;
+    let api: Api<k8s_openapi::api::apps::v1::Deployment> =
+        Api::namespaced(client.clone(), "kube-system");
+    api.patch(
+        "aws-load-balancer-controller",
+        &PatchParams::apply("tacos-local").force(),
+        &Patch::Apply(&deployment),
+    )
+    .await
+    .map_err(|e| format!("install the AWS Load Balancer Controller stand-in: {e}"))?;
     Ok(())
 }
 
@@ -85,39 +118,69 @@ fn prepare_chart_dir(binaries: &Binaries, run_dir: &Path) -> Result<PathBuf, Str
     let chart_dir = run_dir.join("charts");
     let copy_dir = |from: &Path, to: &Path| -> Result<(), String> {
         std::fs::create_dir_all(to).map_err(|e| format!("create {}: {e}", to.display()))?;
-        for entry in std::fs::read_dir(from).map_err(|e| format!("read {}: {e}", from.display()))?.flatten() {
+        for entry in std::fs::read_dir(from)
+            .map_err(|e| format!("read {}: {e}", from.display()))?
+            .flatten()
+        {
             let target = to.join(entry.file_name());
             if entry.path().is_dir() {
                 copy_dir_recursive(&entry.path(), &target)?;
             } else {
-                std::fs::copy(entry.path(), &target).map_err(|e| format!("copy {}: {e}", entry.path().display()))?;
+                std::fs::copy(entry.path(), &target)
+                    .map_err(|e| format!("copy {}: {e}", entry.path().display()))?;
             }
         }
         Ok(())
     };
     let upstream = |prefix: &str| -> Result<PathBuf, String> {
         std::fs::read_dir(&binaries.upstream_crds)
-            .map_err(|e| format!("read {}: {e}; run testenv/install.sh", binaries.upstream_crds.display()))?
+            .map_err(|e| {
+                format!(
+                    "read {}: {e}; run testenv/install.sh",
+                    binaries.upstream_crds.display()
+                )
+            })?
             .flatten()
             .map(|e| e.path())
-            .find(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with(prefix)))
-            .ok_or_else(|| format!("no {prefix}* folder in {}; run testenv/install.sh", binaries.upstream_crds.display()))
+            .find(|p| {
+                p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with(prefix))
+            })
+            .ok_or_else(|| {
+                format!(
+                    "no {prefix}* folder in {}; run testenv/install.sh",
+                    binaries.upstream_crds.display()
+                )
+            })
     };
     let gateway_api = upstream("gateway-api-")?;
-    copy_dir(&gateway_api, &chart_dir.join(gateway_api.file_name().unwrap_or_default()))?;
-    copy_dir(&binaries.stand_in_crds.join("argo-cd-chart"), &chart_dir.join("argo-cd"))?;
-    copy_dir(&upstream("argo-cd-")?, &chart_dir.join("argo-cd").join("crds"))?;
+    copy_dir(
+        &gateway_api,
+        &chart_dir.join(gateway_api.file_name().unwrap_or_default()),
+    )?;
+    copy_dir(
+        &binaries.stand_in_crds.join("argo-cd-chart"),
+        &chart_dir.join("argo-cd"),
+    )?;
+    copy_dir(
+        &upstream("argo-cd-")?,
+        &chart_dir.join("argo-cd").join("crds"),
+    )?;
     Ok(chart_dir)
 }
 
 fn copy_dir_recursive(from: &Path, to: &Path) -> Result<(), String> {
     std::fs::create_dir_all(to).map_err(|e| format!("create {}: {e}", to.display()))?;
-    for entry in std::fs::read_dir(from).map_err(|e| format!("read {}: {e}", from.display()))?.flatten() {
+    for entry in std::fs::read_dir(from)
+        .map_err(|e| format!("read {}: {e}", from.display()))?
+        .flatten()
+    {
         let target = to.join(entry.file_name());
         if entry.path().is_dir() {
             copy_dir_recursive(&entry.path(), &target)?;
         } else {
-            std::fs::copy(entry.path(), &target).map_err(|e| format!("copy {}: {e}", entry.path().display()))?;
+            std::fs::copy(entry.path(), &target)
+                .map_err(|e| format!("copy {}: {e}", entry.path().display()))?;
         }
     }
     Ok(())
