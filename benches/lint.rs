@@ -149,7 +149,10 @@ fn family_times(root: &Path) -> Vec<(&'static str, Duration)> {
         .map(|family| {
             let started = Instant::now();
             (family.check)(&context);
-            (family.rules.first().map_or("?", |r| r.family), started.elapsed())
+            (
+                family.rules.first().map_or("?", |r| r.family),
+                started.elapsed(),
+            )
         })
         .collect();
     times.sort_by_key(|(_, time)| std::cmp::Reverse(*time));
@@ -184,11 +187,18 @@ fn main() {
     // `cargo bench` passes --bench; `cargo test --all-targets` runs this too, without it: then only
     // check that the bench works, on a small tree.
     let benchmarking = std::env::args().any(|a| a == "--bench");
-    let sizes: &[usize] = if benchmarking { &[1_000, 10_000] } else { &[100] };
+    let sizes: &[usize] = if benchmarking {
+        &[1_000, 10_000]
+    } else {
+        &[100]
+    };
     let mut results = Vec::new();
     for &size in sizes {
         let measured = generated(size);
-        assert_eq!(measured.objects, size, "the generated tree holds what was asked");
+        assert_eq!(
+            measured.objects, size,
+            "the generated tree holds what was asked"
+        );
         report(&format!("generated {size}"), &measured);
         results.push(measured);
     }

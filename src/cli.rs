@@ -11,7 +11,8 @@ Exit codes:
   0  clean: nothing at or above --fail-on (diff: no changes)
   1  findings at or above --fail-on (diff: changes)
   2  bad usage or bad input (YAML, tacos.yaml, flags, kubeconfig)
-  3  the cluster or AWS could not be reached";
+  3  the cluster or AWS could not be reached
+  130  interrupted (Ctrl-C)";
 
 /// Installs and keeps the Traffic Tacos platform on Kubernetes (EKS), the GitOps way.
 #[derive(Debug, Parser)]

@@ -132,14 +132,16 @@ fn clean_tree_has_no_findings_and_exits_0() {
     let dir = tree.path().join("clean");
     let run = tacos(&dir, &["lint", ".", "--output", "json"]);
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
-    assert_eq!(run.json()["findings"], serde_json::json!([]), "{}", run.stdout);
+    assert_eq!(
+        run.json()["findings"],
+        serde_json::json!([]),
+        "{}",
+        run.stdout
+    );
 
     let human = tacos(&dir, &["lint", "."]);
     assert_eq!(human.code, 0);
-    assert_eq!(
-        human.stdout.trim(),
-        "0 error(s), 0 warning(s), 0 info(s)"
-    );
+    assert_eq!(human.stdout.trim(), "0 error(s), 0 warning(s), 0 info(s)");
 }
 
 fn sarif_schema() -> Value {
@@ -438,7 +440,12 @@ fn unreadable_file_is_refused_unless_running_as_root() {
         assert_eq!(run.code, 0, "{}", run.stderr);
         return;
     }
-    assert_refused(dir.path(), ".", "locked.yaml", "cannot read: Permission denied");
+    assert_refused(
+        dir.path(),
+        ".",
+        "locked.yaml",
+        "cannot read: Permission denied",
+    );
 }
 
 #[test]

@@ -75,9 +75,9 @@ pub fn check(context: &LintContext<'_>) -> Vec<Finding> {
         check_wildcards(project, &mut findings);
     }
     for application in tree.of_kind(ARGO_GROUP, "Application") {
-        match project_of(tree, application) {
-            Ok(project) => findings.extend(denials(application, project)),
-            Err(missing) => findings.push(missing),
+        match find_project(tree, application) {
+            Some(project) => findings.extend(denials(application, project)),
+            None => findings.push(missing_project(application)),
         }
     }
     check_in_tree_chart_value_files(tree, &mut findings);
@@ -131,22 +131,24 @@ fn strings(list: &Value) -> Vec<(usize, &str)> {
         .collect()
 }
 
-fn find_project<'a>(tree: &'a Tree, application: &Object, name: &str) -> Option<&'a Object> {
+/// The project an Application names (`default` when it names none).
+fn project_name(application: &Object) -> &str {
+    application.value["spec"]["project"]
+        .as_str()
+        .filter(|p| !p.is_empty())
+        .unwrap_or(DEFAULT_PROJECT)
+}
+
+/// The AppProject of an Application: in the Application's namespace, else anywhere in the tree.
+fn find_project<'a>(tree: &'a Tree, application: &Object) -> Option<&'a Object> {
+    let name = project_name(application);
     tree.find(ARGO_GROUP, "AppProject", application.namespace(), name)
         .or_else(|| tree.find(ARGO_GROUP, "AppProject", None, name))
 }
 
-/// The AppProject of an Application, or the finding that it is not in the tree.
-fn project_of<'a>(tree: &'a Tree, application: &Object) -> Result<&'a Object, Finding> {
-    let spec = &application.value["spec"];
-    let name = spec["project"]
-        .as_str()
-        .filter(|p| !p.is_empty())
-        .unwrap_or(DEFAULT_PROJECT);
-    if let Some(project) = find_project(tree, application, name) {
-        return Ok(project);
-    }
-    let pointer = if spec["project"].is_null() {
+fn missing_project(application: &Object) -> Finding {
+    let name = project_name(application);
+    let pointer = if application.value["spec"]["project"].is_null() {
         "/spec"
     } else {
         "/spec/project"
@@ -163,7 +165,7 @@ fn project_of<'a>(tree: &'a Tree, application: &Object) -> Result<&'a Object, Fi
             .message
             .push_str(" (Argo CD creates it, permitting every repository and destination)");
     }
-    Err(finding)
+    finding
 }
 
 /// What an Application asks for that its project does not permit: source repositories, destination.
