@@ -173,10 +173,13 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = PhaseSelection::All)]
         phase: PhaseSelection,
     },
-    /// Server-side dry run against the live cluster: what `deploy` would change.
+    /// Server-side dry run against the live cluster: what `deploy` would change (exit 0 none, 1 changes, 2+ error).
     Diff {
         #[arg(long, value_enum, default_value_t = PhaseSelection::All)]
         phase: PhaseSelection,
+        /// A local folder holding the pinned charts and CRD releases (air-gapped clusters).
+        #[arg(long, env = "TACOS_CHART_DIR", value_name = "DIR")]
+        chart_dir: Option<PathBuf>,
     },
     /// Print a shell completion script.
     Completions {

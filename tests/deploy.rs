@@ -299,6 +299,38 @@ async fn every_phase_comes_up_on_the_simulated_cluster_and_a_second_run_changes_
         !second_out.contains(" created") && !second_out.contains(" configured"),
         "{second_out}"
     );
+
+    let diff_args = ["diff", "--phase", "all", "--chart-dir", &chart_arg];
+    let clean = tacos(&cluster.control_plane.kubeconfig, &aws, &diff_args).await;
+    assert_eq!(
+        clean.status.code(),
+        Some(0),
+        "diff after deploy: no changes\n{}",
+        text(&clean)
+    );
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let drift = serde_json::json!({"metadata": {"labels": {"cost-center": "someone-else"}}});
+    namespaces
+        .patch(
+            "gateway",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(&drift),
+        )
+        .await
+        .unwrap();
+    let drifted = tacos(&cluster.control_plane.kubeconfig, &aws, &diff_args).await;
+    assert_eq!(
+        drifted.status.code(),
+        Some(1),
+        "diff sees the drift\n{}",
+        text(&drifted)
+    );
+    let drifted_out = String::from_utf8_lossy(&drifted.stdout);
+    assert!(
+        drifted_out.contains("~ Namespace gateway")
+            && drifted_out.contains("/metadata/labels/cost-center: someone-else -> "),
+        "{drifted_out}"
+    );
     players.abort();
 }
 

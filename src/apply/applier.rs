@@ -68,6 +68,8 @@ pub struct Applied {
     pub outcome: Outcome,
     /// The object as the apiserver returned it (for a dry run: as it would be).
     pub live: Value,
+    /// The object as it was on the cluster before (None when it did not exist).
+    pub previous: Option<Value>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -103,6 +105,13 @@ pub enum ApplyError {
     },
     #[error("CRD {name} was not Established within {seconds} s")]
     CrdNotEstablished { name: String, seconds: u64 },
+}
+
+impl Applied {
+    fn after(mut self, previous: Option<Value>) -> Self {
+        self.previous = previous;
+        self
+    }
 }
 
 impl ApplyError {
@@ -306,7 +315,11 @@ impl Applier {
                     namespace: item.metadata.namespace.clone(),
                     name: item.metadata.name.clone().unwrap_or_default(),
                 };
-                live.insert(key, serde_json::to_value(&item).unwrap_or_default());
+                let mut value = serde_json::to_value(&item).unwrap_or_default();
+                // LIST items carry no apiVersion and kind of their own.
+                value["apiVersion"] = Value::String(resource.api_version.clone());
+                value["kind"] = Value::String(resource.kind.clone());
+                live.insert(key, value);
             }
         }
         Ok(live)
@@ -355,14 +368,16 @@ impl Applier {
             && let Some(current) = current
             && is_subset(&desired, current)
         {
-            return Ok(self.applied(
-                object,
-                key,
-                resource,
-                namespace,
-                Outcome::Unchanged,
-                current.clone(),
-            ));
+            return Ok(self
+                .applied(
+                    object,
+                    key,
+                    resource,
+                    namespace,
+                    Outcome::Unchanged,
+                    current.clone(),
+                )
+                .after(Some(current.clone())));
         }
         let mut params = PatchParams::apply(FIELD_MANAGER);
         params.force = self.options.force_conflicts;
@@ -376,6 +391,13 @@ impl Applier {
                 let result = serde_json::to_value(&result).unwrap_or_default();
                 let outcome = match current {
                     None => Outcome::Created,
+                    Some(before) if self.options.mode == Mode::DryRun => {
+                        if super::diff::changes(object.kind(), before, &result).is_empty() {
+                            Outcome::Unchanged
+                        } else {
+                            Outcome::Configured
+                        }
+                    }
                     Some(before)
                         if before["metadata"]["resourceVersion"]
                             == result["metadata"]["resourceVersion"] =>
@@ -384,7 +406,9 @@ impl Applier {
                     }
                     Some(_) => Outcome::Configured,
                 };
-                Ok(self.applied(object, key, resource, namespace, outcome, result))
+                Ok(self
+                    .applied(object, key, resource, namespace, outcome, result)
+                    .after(current.cloned()))
             }
             Err(kube::Error::Api(status))
                 if self.options.mode == Mode::DryRun
@@ -441,6 +465,7 @@ impl Applier {
             namespace,
             outcome,
             live,
+            previous: None,
         }
     }
 
@@ -641,7 +666,8 @@ impl Applier {
                         resource: resource.clone(),
                         namespace: item.metadata.namespace.clone(),
                         outcome: Outcome::Pruned,
-                        live: serde_json::to_value(&item).unwrap_or_default(),
+                        live: Value::Null,
+                        previous: Some(serde_json::to_value(&item).unwrap_or_default()),
                     });
                 }
             }

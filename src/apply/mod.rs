@@ -2,6 +2,7 @@
 
 pub mod applier;
 pub mod applyset;
+pub mod diff;
 pub mod order;
 pub mod readiness;
 pub mod wait;

@@ -1,6 +1,7 @@
 //! One module per subcommand: each turns parsed arguments into work and an exit status.
 
 pub mod deploy;
+pub mod diff;
 pub mod lint;
 pub mod plan;
 
@@ -29,8 +30,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Gateway(args) => deploy::run(global, PhaseSelection::Gateway, args).await,
         Command::Argocd(args) => deploy::run(global, PhaseSelection::Argocd, args).await,
         Command::Apps(args) => deploy::run(global, PhaseSelection::Apps, args).await,
-        Command::Verify { .. } | Command::Doctor | Command::Diff { .. } => {
-            Err(StatusError::bad_input("not built yet: `tacos verify`, `tacos doctor` and `tacos diff` are planned (see the README); use `tacos deploy --dry-run` to preview").into())
+        Command::Diff { phase, chart_dir } => diff::run(global, *phase, chart_dir.clone()).await,
+        Command::Verify { .. } | Command::Doctor => {
+            Err(StatusError::bad_input("not built yet: `tacos verify` and `tacos doctor` are planned (see the README); `tacos diff` previews what deploy would change").into())
         }
     }
 }

@@ -1,0 +1,119 @@
+//! `tacos diff`: a server-side dry run of each phase against the live cluster, listing what deploy would create or change (Secret values masked).
+
+use serde_json::json;
+
+use crate::apply::applyset::ApplySet;
+use crate::apply::diff::changes;
+use crate::apply::{Applier, ApplyOptions, Mode, Outcome};
+use crate::cli::{GlobalArgs, OutputFormat, PhaseSelection};
+use crate::deploy::render::{RenderOptions, render_phase};
+use crate::exit::{ExitStatus, StatusError};
+use crate::phases;
+
+pub async fn run(
+    global: &GlobalArgs,
+    selection: PhaseSelection,
+    chart_dir: Option<std::path::PathBuf>,
+) -> anyhow::Result<ExitStatus> {
+    super::require_output(
+        global.output,
+        &[OutputFormat::Human, OutputFormat::Json],
+        "diff",
+    )?;
+    let client = super::kube_client(global).await?;
+    let render = RenderOptions {
+        repo: global.repo.clone(),
+        chart_dir,
+        helm: std::env::var_os("TACOS_HELM").map(Into::into),
+    };
+    let mut report = Vec::new();
+    let mut changed = false;
+    for name in selection.phases() {
+        let phase = phases::get(name);
+        let objects = render_phase(&phase, &render).await.map_err(|e| {
+            let status = super::deploy::deploy_status(&e);
+            anyhow::Error::new(e).context(StatusError {
+                status,
+                message: format!("cannot render phase {}", name.as_str()),
+            })
+        })?;
+        // The same ApplySet label as deploy (or the dry run would show it removed), and drift made
+        // by another manager shown as the change deploy --force-conflicts would make.
+        let options = ApplyOptions {
+            mode: Mode::DryRun,
+            force_conflicts: true,
+            applyset: Some(ApplySet::for_phase(name.as_str())),
+            ..ApplyOptions::default()
+        };
+        let applied = Applier::new(client.clone(), options)
+            .apply(&objects, &|_| {})
+            .await
+            .map_err(|e| {
+                let status = if e.is_unreachable() {
+                    ExitStatus::Unreachable
+                } else {
+                    ExitStatus::BadInput
+                };
+                anyhow::Error::new(e).context(StatusError {
+                    status,
+                    message: format!("the server-side dry run of phase {} failed", name.as_str()),
+                })
+            })?;
+        let mut phase_changes = Vec::new();
+        for object in applied.iter().filter(|a| a.outcome != Outcome::Unchanged) {
+            changed = true;
+            let fields = match (&object.previous, object.outcome) {
+                (Some(previous), Outcome::Configured) => {
+                    changes(&object.key.kind, previous, &object.live)
+                }
+                _ => Vec::new(),
+            };
+            phase_changes.push((object.key.to_string(), object.outcome, fields));
+        }
+        report.push((name.as_str(), phase_changes));
+    }
+    if global.output == OutputFormat::Json {
+        let phases: Vec<_> = report
+            .iter()
+            .map(|(phase, objects)| {
+                json!({"phase": phase, "changes": objects.iter().map(|(object, outcome, fields)| json!({"object": object, "action": outcome, "fields": fields})).collect::<Vec<_>>()})
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({"changed": changed, "phases": phases}))?
+        );
+    } else {
+        for (phase, objects) in &report {
+            println!(
+                "phase {phase}: {}",
+                if objects.is_empty() {
+                    "no changes".to_string()
+                } else {
+                    format!("{} object(s) would change", objects.len())
+                }
+            );
+            for (object, outcome, fields) in objects {
+                let mark = if *outcome == Outcome::Created {
+                    "+"
+                } else {
+                    "~"
+                };
+                println!("  {mark} {object}");
+                for field in fields {
+                    println!(
+                        "      {}: {} -> {}",
+                        field.path,
+                        field.before.as_deref().unwrap_or("(none)"),
+                        field.after.as_deref().unwrap_or("(none)")
+                    );
+                }
+            }
+        }
+    }
+    Ok(if changed {
+        ExitStatus::Findings
+    } else {
+        ExitStatus::Clean
+    })
+}
