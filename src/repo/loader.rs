@@ -135,7 +135,13 @@ fn collect_files(
             }
             Ok(entry) => {
                 if entry.depth() == 0 || is_yaml(entry.path()) {
-                    files.push(entry.path().strip_prefix("./").unwrap_or(entry.path()).to_path_buf());
+                    files.push(
+                        entry
+                            .path()
+                            .strip_prefix("./")
+                            .unwrap_or(entry.path())
+                            .to_path_buf(),
+                    );
                 }
             }
             Err(error) => {
