@@ -343,13 +343,13 @@ fn load_tree() -> Vec<Object> {
 fn print_table(rows: &[Row]) {
     println!("machine: {} cores, {}", cores(), cpu_model());
     println!(
-        "{:<24}{:<9}{:<14}{:<17}{}",
-        "set", "tool", "first apply", "no-op re-apply", "re-apply/first"
+        "{:<26}{:<9}{:<14}{:<17}re-apply/first",
+        "set", "tool", "first apply", "no-op re-apply"
     );
     for pair in rows.chunks(2) {
         for row in pair {
             println!(
-                "{:<24}{:<9}{:<14}{:<17}{:.2}",
+                "{:<26}{:<9}{:<14}{:<17}{:.2}",
                 row.set,
                 row.tool,
                 format!("{:.2} s", row.first.as_secs_f64()),
@@ -359,7 +359,7 @@ fn print_table(rows: &[Row]) {
         }
         if let [tacos, kubectl] = pair {
             println!(
-                "{:<33}{:<14.2}{:.2}",
+                "{:<35}{:<14.2}{:.2}",
                 "ratio tacos/kubectl",
                 tacos.first.as_secs_f64() / kubectl.first.as_secs_f64(),
                 tacos.again.as_secs_f64() / kubectl.again.as_secs_f64()

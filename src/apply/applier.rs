@@ -290,16 +290,25 @@ impl Applier {
             );
             wanted.insert((key, namespace), resource);
         }
+        // One LIST per kind and namespace, at once: on a fresh apiserver the first LIST of a new
+        // CRD kind waits about a second for its cache, so one after another adds up.
+        let lists: Vec<(
+            ApiResource,
+            Result<kube::core::ObjectList<DynamicObject>, kube::Error>,
+        )> = futures::stream::iter(wanted.into_iter().map(|((_, namespace), resource)| {
+            let api = self.api(&resource, namespace.as_deref());
+            async move { (resource, api.list(&ListParams::default()).await) }
+        }))
+        .buffer_unordered(self.options.parallelism.max(1))
+        .collect()
+        .await;
         let mut live = HashMap::new();
-        for ((_, namespace), resource) in wanted {
-            let list = match self
-                .api(&resource, namespace.as_deref())
-                .list(&ListParams::default())
-                .await
-            {
+        for (resource, list) in lists {
+            let list = match list {
                 Ok(list) => list,
-                Err(kube::Error::Api(status)) if status.code == 404 => continue,
-                Err(kube::Error::Api(status)) if status.code == 403 => continue,
+                Err(kube::Error::Api(status)) if status.code == 404 || status.code == 403 => {
+                    continue;
+                }
                 Err(error) if is_connection_error(&error) => {
                     return Err(ApplyError::Unreachable {
                         action: format!("listing {}", resource.plural),
