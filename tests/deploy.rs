@@ -8,7 +8,8 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, ListParams};
 use tacos_testenv::aws::AcmValidation;
-use tacos_testenv::players::Players;
+use tacos_testenv::charts::prepare_chart_dir;
+use tacos_testenv::players::{Players, install_load_balancer_controller_stand_in};
 use tacos_testenv::{
     AwsEmulator, Binaries, ControlPlaneOptions, FakeNode, SimulatedCluster, shared_control_plane,
 };
@@ -181,18 +182,7 @@ async fn every_phase_comes_up_on_the_simulated_cluster_and_a_second_run_changes_
     let zone = aws.seed_platform().await.unwrap();
     let client = cluster.client().await.unwrap();
     let binaries = Binaries::locate().unwrap();
-    let stand_in = serde_json::json!({
-        "apiVersion": "apps/v1", "kind": "Deployment",
-        "metadata": {"name": "aws-load-balancer-controller", "namespace": "kube-system"},
-        "spec": {"selector": {"matchLabels": {"app": "lbc"}}, "template": {"metadata": {"labels": {"app": "lbc"}}, "spec": {"containers": [{"name": "c", "image": "public.ecr.aws/eks/aws-load-balancer-controller:v2.14.1"}]}}}
-    });
-    let deployments: Api<Deployment> = Api::namespaced(client.clone(), "kube-system");
-    deployments
-        .patch(
-            "aws-load-balancer-controller",
-            &kube::api::PatchParams::apply("test"),
-            &kube::api::Patch::Apply(&stand_in),
-        )
+    install_load_balancer_controller_stand_in(&client)
         .await
         .unwrap();
     let players = tokio::spawn(
@@ -206,37 +196,7 @@ async fn every_phase_comes_up_on_the_simulated_cluster_and_a_second_run_changes_
         .run(),
     );
     let chart_dir = tempfile::tempdir().unwrap();
-    let gateway_api = std::fs::read_dir(&binaries.upstream_crds)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("gateway-api-")
-        })
-        .unwrap();
-    copy_tree(
-        &gateway_api,
-        &chart_dir.path().join(gateway_api.file_name().unwrap()),
-    );
-    copy_tree(
-        &binaries.stand_in_crds.join("argo-cd-chart"),
-        &chart_dir.path().join("argo-cd"),
-    );
-    let argo_crds = std::fs::read_dir(&binaries.upstream_crds)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("argo-cd-")
-        })
-        .unwrap();
-    copy_tree(&argo_crds, &chart_dir.path().join("argo-cd/crds"));
+    prepare_chart_dir(&binaries, chart_dir.path()).unwrap();
     let chart_arg = chart_dir.path().display().to_string();
     let args = [
         "deploy",
@@ -332,16 +292,4 @@ async fn every_phase_comes_up_on_the_simulated_cluster_and_a_second_run_changes_
         "{drifted_out}"
     );
     players.abort();
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap().flatten() {
-        let target = to.join(entry.file_name());
-        if entry.path().is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }

@@ -9,6 +9,7 @@ use tacos::apply::{Applier, ApplyOptions, Mode};
 use tacos::deploy::render::{RenderOptions, render_phase};
 use tacos::phases;
 use tacos::repo::{LoadOptions, Object, load};
+use tacos_testenv::charts::prepare_chart_dir;
 use tacos_testenv::{Binaries, shared_control_plane};
 
 fn repo_root() -> PathBuf {
@@ -19,32 +20,8 @@ fn repo_root() -> PathBuf {
 async fn whole_tree() -> Vec<Object> {
     let binaries = Binaries::locate().unwrap();
     let chart_dir = tempfile::tempdir().unwrap();
-    // The argocd phase's upstream chart is not served by any registry here: render the stand-in.
-    let argo = chart_dir.path().join("argo-cd");
-    std::fs::create_dir_all(argo.join("templates")).unwrap();
-    for file in ["Chart.yaml", "values.yaml", "templates/workloads.yaml"] {
-        std::fs::copy(
-            binaries.stand_in_crds.join("argo-cd-chart").join(file),
-            argo.join(file),
-        )
-        .unwrap();
-    }
-    let gateway_api = std::fs::read_dir(&binaries.upstream_crds)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("gateway-api-")
-        })
-        .unwrap();
-    std::os::unix::fs::symlink(
-        &gateway_api,
-        chart_dir.path().join(gateway_api.file_name().unwrap()),
-    )
-    .unwrap();
+    // The argocd phase's upstream chart is not served by any registry here: the stand-in renders.
+    prepare_chart_dir(&binaries, chart_dir.path()).unwrap();
     let options = RenderOptions {
         repo: repo_root(),
         chart_dir: Some(chart_dir.path().to_path_buf()),

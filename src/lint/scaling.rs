@@ -131,10 +131,9 @@ fn missing_autoscaler(workload: &Object, range: &ReplicaRange<'_>) -> Option<Fin
 
 fn missing_pdb(tree: &Tree, workload: &Object, range: &ReplicaRange<'_>) -> Option<Finding> {
     let labels = pod_labels(workload);
-    let protected = tree.of_kind("policy", "PodDisruptionBudget").any(|pdb| {
-        pdb.namespace() == workload.namespace()
-            && selector_matches(&pdb.value["spec"]["selector"], &labels)
-    });
+    let protected = tree
+        .in_namespace("policy", "PodDisruptionBudget", workload.namespace())
+        .any(|pdb| selector_matches(&pdb.value["spec"]["selector"], &labels));
     (range.min > 1 && !protected).then(|| {
         Finding::new(
             &PDB_MISSING,

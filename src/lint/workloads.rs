@@ -74,9 +74,9 @@ pub fn services_selecting<'a>(
     workload: &'a Object,
 ) -> impl Iterator<Item = &'a Object> + 'a {
     let labels = pod_labels(workload);
-    tree.of_kind("", "Service").filter(move |service| {
-        service.namespace() == workload.namespace()
-            && service.value["spec"]["selector"]
+    tree.in_namespace("", "Service", workload.namespace())
+        .filter(move |service| {
+            service.value["spec"]["selector"]
                 .as_object()
                 .is_some_and(|selector| {
                     !selector.is_empty()
@@ -84,7 +84,7 @@ pub fn services_selecting<'a>(
                             .iter()
                             .all(|(key, value)| labels.get(key) == Some(value))
                 })
-    })
+        })
 }
 
 /// An HorizontalPodAutoscaler or a KEDA ScaledObject scaling a workload.
@@ -96,8 +96,9 @@ pub struct Autoscaler<'a> {
 impl<'a> Autoscaler<'a> {
     /// The autoscaler targeting `workload` (same namespace, kind and name), if any.
     pub fn of(tree: &'a Tree, workload: &Object) -> Option<Autoscaler<'a>> {
-        tree.objects
-            .iter()
+        let namespace = workload.namespace();
+        tree.in_namespace("autoscaling", "HorizontalPodAutoscaler", namespace)
+            .chain(tree.in_namespace("keda.sh", "ScaledObject", namespace))
             .map(|object| Autoscaler { object })
             .find(|autoscaler| autoscaler.targets(workload))
     }

@@ -6,6 +6,7 @@ pub mod object;
 pub mod schema;
 pub mod yaml;
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 pub use loader::{LoadOptions, load, load_str};
@@ -45,9 +46,51 @@ pub struct Tree {
     pub skipped: Vec<PathBuf>,
     /// Helm chart folders found (rendered only through the Applications that use them).
     pub charts: Vec<PathBuf>,
+    /// Objects by (group, kind, namespace), built on first use: rules that look up related
+    /// objects (a workload's autoscaler, PDBs, Services) stay linear in the tree's size.
+    index: std::sync::OnceLock<HashMap<(String, String, Option<String>), Vec<usize>>>,
 }
 
 impl Tree {
+    pub fn new(roots: Vec<PathBuf>, objects: Vec<Object>) -> Self {
+        Self {
+            roots,
+            objects,
+            ..Self::default()
+        }
+    }
+
+    /// Objects of that group and kind in `namespace` (None: without a namespace).
+    pub fn in_namespace<'a>(
+        &'a self,
+        group: &str,
+        kind: &str,
+        namespace: Option<&str>,
+    ) -> impl Iterator<Item = &'a Object> + 'a {
+        let index = self.index.get_or_init(|| {
+            let mut index: HashMap<(String, String, Option<String>), Vec<usize>> = HashMap::new();
+            for (position, object) in self.objects.iter().enumerate() {
+                let key = (
+                    object.group().to_string(),
+                    object.kind().to_string(),
+                    object.namespace().map(str::to_string),
+                );
+                index.entry(key).or_default().push(position);
+            }
+            index
+        });
+        let key = (
+            group.to_string(),
+            kind.to_string(),
+            namespace.map(str::to_string),
+        );
+        index
+            .get(&key)
+            .into_iter()
+            .flatten()
+            .map(|&position| &self.objects[position])
+    }
+
     pub fn of_kind<'a>(
         &'a self,
         group: &'a str,

@@ -6,6 +6,7 @@
 
 pub mod aws;
 pub mod binaries;
+pub mod charts;
 pub mod control_plane;
 pub mod crds;
 mod pki;

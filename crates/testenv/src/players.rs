@@ -361,3 +361,28 @@ fn read_manifests(dir: &Path) -> Result<String> {
     }
     Ok(text)
 }
+
+/// A Deployment named and placed like the AWS Load Balancer Controller, so the gateway phase's
+/// preflight finds it running; the Players do its actual work.
+pub async fn install_load_balancer_controller_stand_in(client: &kube::Client) -> Result<()> {
+    let deployment = json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "aws-load-balancer-controller", "namespace": "kube-system",
+                     "annotations": {"tacos.traffictacos.store/stand-in": "the controller's work is played by crates/testenv players"}},
+        "spec": {"replicas": 2, "selector": {"matchLabels": {"app.kubernetes.io/name": "aws-load-balancer-controller"}},
+                 "template": {"metadata": {"labels": {"app.kubernetes.io/name": "aws-load-balancer-controller"}},
+                              "spec": {"containers": [{"name": "controller", "image": "public.ecr.aws/eks/aws-load-balancer-controller:v2.14.1"}]}}}
+    });
+    let api: Api<k8s_openapi::api::apps::v1::Deployment> =
+        Api::namespaced(client.clone(), "kube-system");
+    api.patch(
+        "aws-load-balancer-controller",
+        &PatchParams::apply("tacos-testenv").force(),
+        &Patch::Apply(&deployment),
+    )
+    .await
+    .map_err(kube_err(
+        "install the AWS Load Balancer Controller stand-in",
+    ))?;
+    Ok(())
+}

@@ -4,9 +4,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use serde_json::json;
 use tacos_testenv::aws::AcmValidation;
-use tacos_testenv::players::Players;
+use tacos_testenv::charts::prepare_chart_dir;
+use tacos_testenv::players::{Players, install_load_balancer_controller_stand_in};
 use tacos_testenv::{AwsEmulator, Binaries, ControlPlaneOptions, FakeNode, SimulatedCluster};
 
 const USAGE: &str = "usage: tacos-local run [--repo DIR] -- COMMAND [ARGS...]\n\
@@ -60,8 +60,11 @@ async fn run(repo: &Path, command: &[String]) -> Result<u8, String> {
     );
     let zone_id = aws.seed_platform().await.map_err(|e| text(&e))?;
     let client = cluster.client().await.map_err(|e| text(&e))?;
-    install_load_balancer_controller_stand_in(&client).await?;
-    let chart_dir = prepare_chart_dir(&binaries, cluster.control_plane.dir())?;
+    install_load_balancer_controller_stand_in(&client)
+        .await
+        .map_err(|e| text(&e))?;
+    let chart_dir = prepare_chart_dir(&binaries, &cluster.control_plane.dir().join("charts"))
+        .map_err(|e| text(&e))?;
     let players = Players::new(
         client,
         aws.clone(),
@@ -86,102 +89,4 @@ async fn run(repo: &Path, command: &[String]) -> Result<u8, String> {
         .map_err(|e| format!("cannot run {}: {e}", command[0]))?;
     players.abort();
     Ok(status.code().map(|c| c as u8).unwrap_or(1))
-}
-
-/// A Deployment named and placed like the AWS Load Balancer Controller, so the gateway phase's
-/// preflight finds it running; the Players do its actual work.
-async fn install_load_balancer_controller_stand_in(client: &kube::Client) -> Result<(), String> {
-    use kube::api::{Api, Patch, PatchParams};
-    let deployment = json!({
-        "apiVersion": "apps/v1", "kind": "Deployment",
-        "metadata": {"name": "aws-load-balancer-controller", "namespace": "kube-system",
-                     "annotations": {"tacos.traffictacos.store/stand-in": "the controller's work is played by crates/testenv players"}},
-        "spec": {"replicas": 2, "selector": {"matchLabels": {"app.kubernetes.io/name": "aws-load-balancer-controller"}},
-                 "template": {"metadata": {"labels": {"app.kubernetes.io/name": "aws-load-balancer-controller"}},
-                              "spec": {"containers": [{"name": "controller", "image": "public.ecr.aws/eks/aws-load-balancer-controller:v2.14.1"}]}}}
-    });
-    let api: Api<k8s_openapi::api::apps::v1::Deployment> =
-        Api::namespaced(client.clone(), "kube-system");
-    api.patch(
-        "aws-load-balancer-controller",
-        &PatchParams::apply("tacos-local").force(),
-        &Patch::Apply(&deployment),
-    )
-    .await
-    .map_err(|e| format!("install the AWS Load Balancer Controller stand-in: {e}"))?;
-    Ok(())
-}
-
-/// The air-gapped upstream folder tacos reads with --chart-dir: the Gateway API CRDs from their Go
-/// module, and the argo-cd stand-in chart with Argo CD's CRDs (from its Go module) in crds/.
-fn prepare_chart_dir(binaries: &Binaries, run_dir: &Path) -> Result<PathBuf, String> {
-    let chart_dir = run_dir.join("charts");
-    let copy_dir = |from: &Path, to: &Path| -> Result<(), String> {
-        std::fs::create_dir_all(to).map_err(|e| format!("create {}: {e}", to.display()))?;
-        for entry in std::fs::read_dir(from)
-            .map_err(|e| format!("read {}: {e}", from.display()))?
-            .flatten()
-        {
-            let target = to.join(entry.file_name());
-            if entry.path().is_dir() {
-                copy_dir_recursive(&entry.path(), &target)?;
-            } else {
-                std::fs::copy(entry.path(), &target)
-                    .map_err(|e| format!("copy {}: {e}", entry.path().display()))?;
-            }
-        }
-        Ok(())
-    };
-    let upstream = |prefix: &str| -> Result<PathBuf, String> {
-        std::fs::read_dir(&binaries.upstream_crds)
-            .map_err(|e| {
-                format!(
-                    "read {}: {e}; run testenv/install.sh",
-                    binaries.upstream_crds.display()
-                )
-            })?
-            .flatten()
-            .map(|e| e.path())
-            .find(|p| {
-                p.file_name()
-                    .is_some_and(|n| n.to_string_lossy().starts_with(prefix))
-            })
-            .ok_or_else(|| {
-                format!(
-                    "no {prefix}* folder in {}; run testenv/install.sh",
-                    binaries.upstream_crds.display()
-                )
-            })
-    };
-    let gateway_api = upstream("gateway-api-")?;
-    copy_dir(
-        &gateway_api,
-        &chart_dir.join(gateway_api.file_name().unwrap_or_default()),
-    )?;
-    copy_dir(
-        &binaries.stand_in_crds.join("argo-cd-chart"),
-        &chart_dir.join("argo-cd"),
-    )?;
-    copy_dir(
-        &upstream("argo-cd-")?,
-        &chart_dir.join("argo-cd").join("crds"),
-    )?;
-    Ok(chart_dir)
-}
-
-fn copy_dir_recursive(from: &Path, to: &Path) -> Result<(), String> {
-    std::fs::create_dir_all(to).map_err(|e| format!("create {}: {e}", to.display()))?;
-    for entry in std::fs::read_dir(from)
-        .map_err(|e| format!("read {}: {e}", from.display()))?
-        .flatten()
-    {
-        let target = to.join(entry.file_name());
-        if entry.path().is_dir() {
-            copy_dir_recursive(&entry.path(), &target)?;
-        } else {
-            std::fs::copy(entry.path(), &target)
-                .map_err(|e| format!("copy {}: {e}", entry.path().display()))?;
-        }
-    }
-    Ok(())
 }
