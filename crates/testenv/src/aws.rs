@@ -57,7 +57,7 @@ impl AwsEmulator {
         )?;
         let endpoint = format!("http://127.0.0.1:{port}");
         let started = Instant::now();
-        let http = reqwest::Client::new();
+        let http = crate::http_client();
         loop {
             if let Ok(response) = http.get(format!("{endpoint}/moto-api/")).send().await
                 && response.status().is_success()
@@ -184,7 +184,7 @@ impl AwsEmulator {
         let scope = format!(
             "Credential=testing/20260101/{REGION}/ec2/aws4_request, SignedHeaders=host, Signature=0"
         );
-        let response = reqwest::Client::new()
+        let response = crate::http_client()
             .post(&self.endpoint)
             .header("Authorization", format!("AWS4-HMAC-SHA256 {scope}"))
             .header("Content-Type", "application/x-www-form-urlencoded")

@@ -88,6 +88,13 @@ pub(crate) fn kube_err(action: impl Into<String>) -> impl FnOnce(kube::Error) ->
     move |source| TestenvError::Kube { action, source }
 }
 
+/// An HTTP client for the emulator. reqwest is built with rustls but no crypto provider of its
+/// own (tacos installs aws-lc-rs at start-up), so install the same one here first.
+pub(crate) fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    reqwest::Client::new()
+}
+
 /// A free TCP port on 127.0.0.1 (the OS picks it; the listener is closed before returning).
 pub fn free_port() -> Result<u16> {
     let listener =
