@@ -108,14 +108,29 @@ pub fn check(context: &LintContext<'_>) -> Vec<Finding> {
     findings
 }
 
-/// Objects that run pods, in the namespace of `namespace_of`.
+/// Kinds whose objects run pods.
+const POD_KINDS: &[(&str, &str)] = &[
+    ("apps", "Deployment"),
+    ("apps", "StatefulSet"),
+    ("apps", "DaemonSet"),
+    ("apps", "ReplicaSet"),
+    ("batch", "Job"),
+    ("batch", "CronJob"),
+    ("", "Pod"),
+    ("", "ReplicationController"),
+];
+
+/// Objects that run pods, in the namespace of `namespace_of` (looked up by kind and namespace,
+/// not by scanning the tree: this runs once per PDB and per quota).
 fn pod_workloads_beside<'a>(
     tree: &'a Tree,
     namespace_of: &'a Object,
 ) -> impl Iterator<Item = &'a Object> + 'a {
-    tree.objects
+    let namespace = namespace_of.namespace();
+    POD_KINDS
         .iter()
-        .filter(move |o| o.pod_spec().is_some() && o.namespace() == namespace_of.namespace())
+        .flat_map(move |(group, kind)| tree.in_namespace(group, kind, namespace))
+        .filter(|o| o.pod_spec().is_some())
 }
 
 fn missing_autoscaler(workload: &Object, range: &ReplicaRange<'_>) -> Option<Finding> {
