@@ -37,6 +37,9 @@ fn render_problems(problems: &[LoadProblem]) -> String {
     text
 }
 
+/// Positions of objects in `Tree::objects` by (group, kind, namespace).
+type KindIndex = HashMap<(String, String, Option<String>), Vec<usize>>;
+
 /// Every object of a tree, in the order read (files sorted by path, documents in file order).
 #[derive(Debug, Clone, Default)]
 pub struct Tree {
@@ -48,7 +51,7 @@ pub struct Tree {
     pub charts: Vec<PathBuf>,
     /// Objects by (group, kind, namespace), built on first use: rules that look up related
     /// objects (a workload's autoscaler, PDBs, Services) stay linear in the tree's size.
-    index: std::sync::OnceLock<HashMap<(String, String, Option<String>), Vec<usize>>>,
+    index: std::sync::OnceLock<KindIndex>,
 }
 
 impl Tree {
@@ -68,7 +71,7 @@ impl Tree {
         namespace: Option<&str>,
     ) -> impl Iterator<Item = &'a Object> + 'a {
         let index = self.index.get_or_init(|| {
-            let mut index: HashMap<(String, String, Option<String>), Vec<usize>> = HashMap::new();
+            let mut index = KindIndex::new();
             for (position, object) in self.objects.iter().enumerate() {
                 let key = (
                     object.group().to_string(),
