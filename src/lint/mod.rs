@@ -144,6 +144,16 @@ fn is_silenced(tree: &Tree, finding: &Finding) -> bool {
     })
 }
 
+/// Runs one family's check over inline YAML read as `test.yaml` (the families' unit tests).
+#[cfg(test)]
+pub(crate) fn lint_yaml(check: fn(&LintContext<'_>) -> Vec<Finding>, yaml: &str) -> Vec<Finding> {
+    let tree = crate::repo::load_str("test.yaml", yaml).expect("valid test YAML");
+    check(&LintContext {
+        tree: &tree,
+        settings: LintSettings::default(),
+    })
+}
+
 /// How findings name an object: `Kind namespace/name` (or `Kind name` when cluster-scoped or unset).
 pub fn subject(object: &Object) -> String {
     object.key().to_string()

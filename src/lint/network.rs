@@ -289,16 +289,10 @@ fn missing_dns(namespace: &Namespace<'_>, workload: &Object) -> Option<Finding> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lint::LintSettings;
-    use crate::repo::load_str;
     use crate::report::sort_findings;
 
     fn lint(yaml: &str) -> Vec<Finding> {
-        let tree = load_str("test.yaml", yaml).unwrap();
-        let mut findings = check(&LintContext {
-            tree: &tree,
-            settings: LintSettings::default(),
-        });
+        let mut findings = crate::lint::lint_yaml(check, yaml);
         sort_findings(&mut findings);
         findings
     }

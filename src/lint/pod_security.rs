@@ -207,15 +207,9 @@ pub fn check(context: &LintContext<'_>) -> Vec<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lint::LintSettings;
-    use crate::repo::load_str;
 
     fn lint(yaml: &str) -> Vec<Finding> {
-        let tree = load_str("test.yaml", yaml).unwrap();
-        check(&LintContext {
-            tree: &tree,
-            settings: LintSettings::default(),
-        })
+        crate::lint::lint_yaml(check, yaml)
     }
 
     const RESTRICTED: &str = r#"

@@ -124,15 +124,9 @@ fn unpinned_image(container: &Value) -> Option<ContainerDefect> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lint::LintSettings;
-    use crate::repo::load_str;
 
     fn lint(yaml: &str) -> Vec<Finding> {
-        let tree = load_str("test.yaml", yaml).unwrap();
-        check(&LintContext {
-            tree: &tree,
-            settings: LintSettings::default(),
-        })
+        crate::lint::lint_yaml(check, yaml)
     }
 
     const SIZED: &str = r#"

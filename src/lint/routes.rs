@@ -650,15 +650,9 @@ impl<'a> Claims<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lint::LintSettings;
-    use crate::repo::load_str;
 
     fn lint(yaml: &str) -> Vec<Finding> {
-        let tree = load_str("test.yaml", yaml).unwrap();
-        check(&LintContext {
-            tree: &tree,
-            settings: LintSettings::default(),
-        })
+        crate::lint::lint_yaml(check, yaml)
     }
 
     fn rules_and_lines(findings: &[Finding]) -> Vec<(&'static str, usize)> {

@@ -656,11 +656,7 @@ mod tests {
     use crate::report::sort_findings;
 
     fn lint(yaml: &str) -> Vec<Finding> {
-        let tree = load_str("test.yaml", yaml).unwrap();
-        let mut findings = check(&LintContext {
-            tree: &tree,
-            settings: LintSettings::default(),
-        });
+        let mut findings = crate::lint::lint_yaml(check, yaml);
         sort_findings(&mut findings);
         findings
     }
