@@ -25,6 +25,23 @@ fn config_maps(namespace: &str, names: &[&str]) -> Vec<Object> {
     objects(&yaml)
 }
 
+/// A Deployment a bare control plane (no controllers) can never roll out.
+fn deployment(namespace: &str, name: &str, replicas: u32) -> Vec<Object> {
+    objects(&format!(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: {name}, namespace: {namespace}}}\nspec:\n  replicas: {replicas}\n  selector: {{matchLabels: {{app: {name}}}}}\n  template:\n    metadata: {{labels: {{app: {name}}}}}\n    spec: {{containers: [{{name: c, image: 'c:1'}}]}}\n"
+    ))
+}
+
+fn targets(applied: &[Applied]) -> Vec<Target> {
+    applied
+        .iter()
+        .map(|a| Target {
+            key: a.key.clone(),
+            resource: a.resource.clone(),
+        })
+        .collect()
+}
+
 fn ignore(_: &Applied) {}
 
 fn outcomes(applied: &[Applied]) -> Vec<(String, Outcome)> {
@@ -225,20 +242,12 @@ async fn timeout_names_the_object_and_the_condition_it_waits_on() {
     let client = plane.client().await.unwrap();
     let ns = plane.fresh_namespace("timeout").await.unwrap();
     // A bare control plane runs no controllers: the Deployment can never roll out.
-    let deployment = objects(&format!(
-        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: stuck, namespace: {ns}}}\nspec:\n  replicas: 2\n  selector: {{matchLabels: {{app: stuck}}}}\n  template:\n    metadata: {{labels: {{app: stuck}}}}\n    spec: {{containers: [{{name: c, image: 'c:1'}}]}}\n"
-    ));
+    let deployment = deployment(&ns, "stuck", 2);
     let applied = Applier::new(client.clone(), ApplyOptions::default())
         .apply(&deployment, &ignore)
         .await
         .unwrap();
-    let targets: Vec<Target> = applied
-        .iter()
-        .map(|a| Target {
-            key: a.key.clone(),
-            resource: a.resource.clone(),
-        })
-        .collect();
+    let targets = targets(&applied);
     let options = WaitOptions {
         timeout: Duration::from_secs(3),
         ..WaitOptions::default()
@@ -270,20 +279,12 @@ async fn wait_reports_an_unreachable_cluster_and_a_rerun_after_restart_converges
         .apply(&set, &ignore)
         .await
         .unwrap();
-    let deployment = objects(&format!(
-        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: waits, namespace: {ns}}}\nspec:\n  selector: {{matchLabels: {{app: w}}}}\n  template:\n    metadata: {{labels: {{app: w}}}}\n    spec: {{containers: [{{name: c, image: 'c:1'}}]}}\n"
-    ));
+    let deployment = deployment(&ns, "waits", 1);
     let pending = Applier::new(client.clone(), ApplyOptions::default())
         .apply(&deployment, &ignore)
         .await
         .unwrap();
-    let targets: Vec<Target> = pending
-        .iter()
-        .map(|a| Target {
-            key: a.key.clone(),
-            resource: a.resource.clone(),
-        })
-        .collect();
+    let targets = targets(&pending);
     let options = WaitOptions {
         timeout: Duration::from_secs(120),
         unreachable_after: Duration::from_secs(3),
