@@ -127,6 +127,129 @@ async fn certificate_that_misses_a_listener_hostname_stops_the_phase() {
 }
 
 #[tokio::test]
+async fn a_missing_irsa_role_stops_the_apps_phase_before_anything_is_applied() {
+    let plane = shared_control_plane();
+    let aws = AwsEmulator::start(AcmValidation::Immediate).await.unwrap();
+    for service in ["gateway-api", "reservation-api", "payment-sim-api"] {
+        aws.seed_irsa_role(
+            &format!("traffic-tacos-{service}-sa-role"),
+            "tacos-app",
+            service,
+        )
+        .await
+        .unwrap();
+    }
+    // A role that exists but trusts another ServiceAccount gives its pods no credentials either.
+    aws.seed_irsa_role(
+        "traffic-tacos-reservation-worker-sa-role",
+        "tacos-app",
+        "someone-else",
+    )
+    .await
+    .unwrap();
+    let output = tacos(
+        &plane.kubeconfig,
+        &aws,
+        &["deploy", "--phase", "apps", "--skip-deps"],
+    )
+    .await;
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    let all = text(&output);
+    assert!(all.contains("✗ aws-irsa-roles-exist"), "{all}");
+    assert!(
+        all.contains("IAM role traffic-tacos-inventory-api-sa-role does not exist")
+            && all.contains("account 137406935518"),
+        "{all}"
+    );
+    assert!(
+        all.contains("does not trust system:serviceaccount:tacos-app:reservation-worker"),
+        "{all}"
+    );
+    assert!(
+        !all.contains("traffic-tacos-gateway-api-sa-role"),
+        "roles that exist and trust their ServiceAccount are not findings: {all}"
+    );
+    assert!(all.contains("nothing was applied"), "{all}");
+    let namespaces: Api<Namespace> = Api::all(plane.client().await.unwrap());
+    assert!(namespaces.get_opt("tacos-app").await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn ctrl_c_while_waiting_stops_cleanly_and_lists_what_was_applied() {
+    // Its own apiserver: the phase is left half-done on purpose.
+    let plane = tacos_testenv::ControlPlane::start(ControlPlaneOptions::default())
+        .await
+        .unwrap();
+    let aws = AwsEmulator::start(AcmValidation::Immediate).await.unwrap();
+    aws.seed_platform().await.unwrap();
+    let namespaces: Api<Namespace> = Api::all(plane.client().await.unwrap());
+    let argocd: Namespace =
+        serde_json::from_value(serde_json::json!({"metadata": {"name": "argocd"}})).unwrap();
+    namespaces
+        .create(&Default::default(), &argocd)
+        .await
+        .unwrap();
+    let binaries = Binaries::locate().unwrap();
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_tacos"));
+    command
+        .current_dir(repo_root())
+        .arg("--kubeconfig")
+        .arg(&plane.kubeconfig)
+        .args(["--profile", "", "deploy", "--phase", "apps", "--skip-deps"])
+        .envs(aws.env())
+        .env("TACOS_HELM", &binaries.helm)
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = command.spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stdout));
+    let mut seen = String::new();
+    // No Argo CD runs here, so the phase's Applications never become Synced: it waits.
+    let waiting = tokio::time::timeout(std::time::Duration::from_secs(120), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            seen.push_str(&line);
+            seen.push('\n');
+            if line.contains("waiting on") {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    if waiting != Ok(true) {
+        let _ = child.start_kill();
+        let output = child.wait_with_output().await.unwrap();
+        panic!(
+            "tacos never reached the wait: {seen}\n--- stderr\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let pid = child.id().unwrap().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let output = tokio::time::timeout(std::time::Duration::from_secs(30), child.wait_with_output())
+        .await
+        .expect("tacos stops within 30 s of Ctrl-C")
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{seen}\n{stderr}");
+    assert!(
+        stderr.contains("interrupted in phase apps")
+            && stderr.contains("namespace tacos-app (created)")
+            && stderr.contains("re-run the same command to converge"),
+        "{stderr}"
+    );
+    assert!(
+        namespaces.get_opt("tacos-app").await.unwrap().is_some(),
+        "what was applied before the stop stays applied"
+    );
+}
+
+#[tokio::test]
 async fn credentials_of_another_account_are_refused_before_any_check() {
     let plane = shared_control_plane();
     let aws = AwsEmulator::start_for_account(AcmValidation::Immediate, "111122223333")

@@ -3,6 +3,7 @@
 pub mod applier;
 pub mod applyset;
 pub mod diff;
+pub mod drift;
 pub mod order;
 pub mod readiness;
 pub mod wait;

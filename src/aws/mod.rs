@@ -3,6 +3,7 @@
 pub mod acm;
 pub mod eks;
 pub mod elbv2;
+pub mod iam;
 pub mod route53;
 
 use std::fmt;

@@ -30,7 +30,10 @@ pub async fn run(
     let environment = environment.clone();
     let client = super::kube_client(global).await?;
     let phase_names = selection.phases();
-    let aws = if phase_names.contains(&PhaseName::Gateway) {
+    let aws = if phase_names
+        .iter()
+        .any(|p| matches!(p, PhaseName::Gateway | PhaseName::Apps))
+    {
         let region = global
             .region
             .clone()
@@ -50,9 +53,12 @@ pub async fn run(
     };
     let format = match global.output {
         OutputFormat::Json => ReportFormat::Json,
-        _ => ReportFormat::Human {
+        _ if std::io::stdout().is_terminal() => ReportFormat::Live {
             color: super::use_color(),
-            timestamps: !std::io::stdout().is_terminal(),
+        },
+        _ => ReportFormat::Human {
+            color: false,
+            timestamps: true,
         },
     };
     let context = DeployContext {

@@ -12,6 +12,7 @@ use crate::repo::Object;
 use crate::report::{Finding, RuleInfo};
 
 use super::DeployError;
+use super::render::{RenderOptions, render_application_charts};
 
 /// One check and what it found.
 pub struct CheckOutcome {
@@ -24,6 +25,8 @@ pub struct CheckContext<'a> {
     pub client: &'a kube::Client,
     pub aws: Option<&'a AwsContext>,
     pub environment: &'a Environment,
+    /// Where the phase's material comes from (for checks that read what Argo CD will render).
+    pub render: &'a RenderOptions,
 }
 
 fn aws_for<'a>(context: &'a CheckContext<'_>) -> Result<&'a AwsContext, DeployError> {
@@ -122,7 +125,16 @@ pub async fn preflight(
                 .await?,
             });
         }
-        PhaseName::Argocd | PhaseName::Apps => {}
+        PhaseName::Apps => {
+            let aws = aws_for(context)?;
+            let rendered = render_application_charts(phase, context.render)?;
+            let claims = aws::iam::role_claims(objects.iter().chain(&rendered));
+            outcomes.push(CheckOutcome {
+                check: phases::apps::IRSA_ROLES_EXIST,
+                findings: aws::iam::check_roles(aws, &claims).await?,
+            });
+        }
+        PhaseName::Argocd => {}
     }
     Ok(outcomes)
 }

@@ -113,6 +113,7 @@ pub async fn run_phase(
         client: &context.client,
         aws: context.aws.as_ref(),
         environment: &context.environment,
+        render: &context.render,
     };
     let mut outcomes =
         checks::preflight(&check_context, phase, &objects, previous.as_deref()).await?;

@@ -132,3 +132,22 @@ fn render_argo_cd(options: &RenderOptions) -> Result<Vec<Object>, DeployError> {
         })
         .collect())
 }
+
+/// What Argo CD will render for the phase's Applications (their in-tree charts with their values):
+/// never applied by tacos, only read by checks (e.g. the ServiceAccounts' IRSA roles).
+pub fn render_application_charts(
+    phase: &Phase,
+    options: &RenderOptions,
+) -> Result<Vec<Object>, DeployError> {
+    let folders: Vec<PathBuf> = phase.folders.iter().map(|f| options.repo.join(f)).collect();
+    let tree = load(&folders, &LoadOptions::default()).map_err(DeployError::Load)?;
+    crate::repo::helm::render_applications(&tree, options.helm.as_deref()).map_err(|problems| {
+        DeployError::Render(
+            problems
+                .iter()
+                .map(|p| format!("{}: {}", p.location, p.message))
+                .collect::<Vec<_>>()
+                .join("; "),
+        )
+    })
+}

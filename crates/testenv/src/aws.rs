@@ -9,6 +9,14 @@ use crate::{Binaries, Result, TestenvError, free_port};
 /// The account the emulator answers for: the platform's own, so tacos's account guard can be tested.
 pub const ACCOUNT_ID: &str = "137406935518";
 pub const REGION: &str = "ap-northeast-2";
+/// The five services, each with a ServiceAccount of the same name in tacos-app and an IRSA role.
+pub const PLATFORM_SERVICES: [&str; 5] = [
+    "gateway-api",
+    "reservation-api",
+    "inventory-api",
+    "payment-sim-api",
+    "reservation-worker",
+];
 
 /// How moto treats requested ACM certificates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -166,6 +174,37 @@ impl AwsEmulator {
         Ok(output.hosted_zone.map(|z| z.id).unwrap_or_default())
     }
 
+    /// Creates the IRSA role a ServiceAccount names, trusting exactly that ServiceAccount through the
+    /// cluster's OIDC provider (as `eksctl create iamserviceaccount` does).
+    pub async fn seed_irsa_role(
+        &self,
+        role_name: &str,
+        namespace: &str,
+        service_account: &str,
+    ) -> Result<()> {
+        let issuer = "oidc.eks.ap-northeast-2.amazonaws.com/id/TACOSTESTENV";
+        let trust = serde_json::json!({
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Effect": "Allow",
+                "Principal": {"Federated": format!("arn:aws:iam::{ACCOUNT_ID}:oidc-provider/{issuer}")},
+                "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": {"StringEquals": {
+                    format!("{issuer}:sub"): format!("system:serviceaccount:{namespace}:{service_account}"),
+                    format!("{issuer}:aud"): "sts.amazonaws.com",
+                }}
+            }]
+        });
+        let iam = aws_sdk_iam::Client::new(&self.sdk_config().await);
+        iam.create_role()
+            .role_name(role_name)
+            .assume_role_policy_document(trust.to_string())
+            .send()
+            .await
+            .map_err(|e| aws_err("create IAM role", e))?;
+        Ok(())
+    }
+
     pub fn log_tail(&self, lines: usize) -> String {
         self.process.log_tail(lines)
     }
@@ -280,11 +319,19 @@ impl AwsEmulator {
     }
 
     /// What the Traffic Tacos platform expects to find in its AWS account: the EKS cluster, an
-    /// issued wildcard certificate and the public hosted zone. Returns the zone id.
+    /// issued wildcard certificate, the public hosted zone and each service's IRSA role. Returns the zone id.
     pub async fn seed_platform(&self) -> Result<String> {
         self.seed_eks_cluster("ticket-cluster", "1.33").await?;
         self.seed_certificate("*.traffictacos.store", &["traffictacos.store"])
             .await?;
+        for service in PLATFORM_SERVICES {
+            self.seed_irsa_role(
+                &format!("traffic-tacos-{service}-sa-role"),
+                "tacos-app",
+                service,
+            )
+            .await?;
+        }
         self.seed_hosted_zone("traffictacos.store").await
     }
 }
