@@ -32,6 +32,12 @@ pub struct GlobalArgs {
     /// The kubeconfig context to use.
     #[arg(long, global = true, value_name = "NAME")]
     pub context: Option<String>,
+    /// Act as this user or ServiceAccount (like kubectl --as), e.g. system:serviceaccount:tacos-system:tacos-verify.
+    #[arg(long = "as", global = true, value_name = "USER")]
+    pub impersonate: Option<String>,
+    /// Act with this group too (repeatable; like kubectl --as-group).
+    #[arg(long = "as-group", global = true, value_name = "GROUP")]
+    pub impersonate_groups: Vec<String>,
     /// The AWS profile (default: the environment's profile in tacos.yaml).
     #[arg(long, global = true, env = "AWS_PROFILE", value_name = "NAME")]
     pub profile: Option<String>,
@@ -161,11 +167,19 @@ pub enum Command {
     Apps(ApplyArgs),
     /// Read-only: does the cluster match the tree and is everything healthy? (exit code for CI)
     Verify {
-        #[arg(long, value_enum)]
-        phase: Option<PhaseSelection>,
+        /// Which phase to verify (`all`: gateway, argocd, apps, monitoring).
+        #[arg(long, value_enum, default_value_t = PhaseSelection::All)]
+        phase: PhaseSelection,
+        /// A local folder holding the pinned charts and CRD releases (air-gapped clusters).
+        #[arg(long, env = "TACOS_CHART_DIR", value_name = "DIR")]
+        chart_dir: Option<PathBuf>,
     },
     /// Read-only: find what is broken, why, and what to type to fix it.
-    Doctor,
+    Doctor {
+        /// Exit 1 when a root cause is at or above this severity.
+        #[arg(long, value_enum, default_value_t = Severity::Error)]
+        fail_on: Severity,
+    },
     /// Offline: check Kubernetes YAML for what would hurt in production.
     Lint(LintArgs),
     /// Offline: for each phase, the checks it runs and the objects it applies, in order.

@@ -6,12 +6,14 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod deploy;
+pub mod doctor;
 pub mod exit;
 pub mod lint;
 pub mod phases;
 pub mod repo;
 pub mod report;
 pub mod upstream;
+pub mod verify;
 
 use std::process::ExitCode;
 

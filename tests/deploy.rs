@@ -46,6 +46,30 @@ fn text(output: &Output) -> String {
     )
 }
 
+/// Applies every object of a YAML file as the test's own field manager (what `kubectl apply` would do).
+async fn apply_file(client: &kube::Client, path: &Path) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let tree = tacos::repo::load_str(&path.display().to_string(), &text).unwrap();
+    for object in &tree.objects {
+        let resource = kube::core::ApiResource::from_gvk(&kube::core::GroupVersionKind::gvk(
+            object.group(),
+            object.version(),
+            object.kind(),
+        ));
+        let api: Api<kube::core::DynamicObject> = match object.namespace() {
+            Some(namespace) => Api::namespaced_with(client.clone(), namespace, &resource),
+            None => Api::all_with(client.clone(), &resource),
+        };
+        api.patch(
+            object.name(),
+            &kube::api::PatchParams::apply("tacos-tests").force(),
+            &kube::api::Patch::Apply(&object.value),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("apply {}: {e}", object.key()));
+    }
+}
+
 async fn gateway_namespace_exists(client: &kube::Client) -> bool {
     let namespaces: Api<Namespace> = Api::all(client.clone());
     namespaces.get_opt("gateway").await.unwrap().is_some()
@@ -383,6 +407,62 @@ async fn every_phase_comes_up_on_the_simulated_cluster_and_a_second_run_changes_
         "{second_out}"
     );
 
+    let verify_args = ["verify", "--phase", "all", "--chart-dir", &chart_arg];
+    let verified = tacos(&cluster.control_plane.kubeconfig, &aws, &verify_args).await;
+    assert_eq!(verified.status.code(), Some(0), "{}", text(&verified));
+    let junit_args = [&verify_args[..], &["--output", "junit"]].concat();
+    let junit = tacos(&cluster.control_plane.kubeconfig, &aws, &junit_args).await;
+    let junit_out = String::from_utf8_lossy(&junit.stdout);
+    assert!(
+        junit_out.contains("<testsuite name=\"apps\"")
+            && junit_out.contains("name=\"aws-irsa-roles-exist\"")
+            && !junit_out.contains("<failure"),
+        "{junit_out}"
+    );
+
+    // The read-only identity the repo ships is enough for verify; a role without one permission
+    // is reported as that permission, never as a missing object.
+    apply_file(
+        &client,
+        &repo_root().join("manifests/access/tacos-verify.yaml"),
+    )
+    .await;
+    let as_verify = [
+        &verify_args[..],
+        &["--as", "system:serviceaccount:tacos-system:tacos-verify"],
+    ]
+    .concat();
+    let read_only = tacos(&cluster.control_plane.kubeconfig, &aws, &as_verify).await;
+    assert_eq!(read_only.status.code(), Some(0), "{}", text(&read_only));
+    let narrow = std::fs::read_to_string(repo_root().join("manifests/access/tacos-verify.yaml"))
+        .unwrap()
+        .replace("name: tacos-verify", "name: tacos-verify-narrow")
+        .replace("resources: [networkpolicies]", "resources: [ingresses]");
+    let narrow_file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(narrow_file.path(), narrow).unwrap();
+    apply_file(&client, narrow_file.path()).await;
+    let as_narrow = [
+        &verify_args[..],
+        &[
+            "--as",
+            "system:serviceaccount:tacos-system:tacos-verify-narrow",
+        ],
+    ]
+    .concat();
+    let denied = tacos(&cluster.control_plane.kubeconfig, &aws, &as_narrow).await;
+    assert_eq!(denied.status.code(), Some(1), "{}", text(&denied));
+    let denied_out = String::from_utf8_lossy(&denied.stdout);
+    assert!(
+        denied_out.contains("✗ verify-permission")
+            && denied_out
+                .contains("permission denied for get NetworkPolicy tacos-app/default-deny-all"),
+        "{denied_out}"
+    );
+    assert!(
+        !denied_out.contains("missing from the cluster"),
+        "{denied_out}"
+    );
+
     let diff_args = ["diff", "--phase", "all", "--chart-dir", &chart_arg];
     let clean = tacos(&cluster.control_plane.kubeconfig, &aws, &diff_args).await;
     assert_eq!(
@@ -413,6 +493,30 @@ async fn every_phase_comes_up_on_the_simulated_cluster_and_a_second_run_changes_
         drifted_out.contains("~ Namespace gateway")
             && drifted_out.contains("/metadata/labels/cost-center: someone-else -> "),
         "{drifted_out}"
+    );
+
+    // A field tacos manages, changed by hand: verify names the field and who changed it.
+    let hand_edit = serde_json::json!({"metadata": {"labels": {"team": "someone-else"}}});
+    Api::<Namespace>::all(client.clone())
+        .patch(
+            "tacos-app",
+            &kube::api::PatchParams {
+                field_manager: Some("kubectl-edit".into()),
+                ..Default::default()
+            },
+            &kube::api::Patch::Merge(&hand_edit),
+        )
+        .await
+        .unwrap();
+    let edited = tacos(&cluster.control_plane.kubeconfig, &aws, &verify_args).await;
+    assert_eq!(edited.status.code(), Some(1), "{}", text(&edited));
+    let edited_out = String::from_utf8_lossy(&edited.stdout);
+    assert!(
+        edited_out.contains("✗ verify-matches-tree")
+            && edited_out.contains("Namespace tacos-app")
+            && edited_out.contains("/metadata/labels/team")
+            && edited_out.contains("kubectl-edit"),
+        "{edited_out}"
     );
     players.abort();
 }

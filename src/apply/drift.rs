@@ -206,9 +206,18 @@ impl<'a> Comparison<'a> {
                 Some(key) => {
                     let key_value = want_item.get(key).unwrap_or(&Value::Null);
                     let child = format!("{path}/{}", escape(&format!("{key}={}", text(key_value))));
+                    // Ports are keyed by number and protocol (DNS is 53/UDP and 53/TCP).
+                    let protocol = |item: &Value| {
+                        item.get("protocol")
+                            .and_then(Value::as_str)
+                            .unwrap_or("TCP")
+                            .to_string()
+                    };
+                    let by_protocol = matches!(key, "port" | "containerPort");
                     let live_item = have.iter().enumerate().find(|(_, item)| {
                         item.get(key)
                             .is_some_and(|value| same_scalar(key_value, value))
+                            && (!by_protocol || protocol(item) == protocol(want_item))
                     });
                     (child, live_item)
                 }
@@ -801,6 +810,15 @@ mod tests {
             paths,
             vec!["/spec/containers/name=a/volumeMounts/mountPath=~1etc~1a/subPath"]
         );
+    }
+
+    #[test]
+    fn ports_are_keyed_by_number_and_protocol() {
+        let dns = json!({"spec": {"ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]}});
+        let live = json!({"spec": {"ports": [{"port": 53, "protocol": "TCP"}, {"port": 53, "protocol": "UDP"}]}});
+        assert_eq!(drift(&dns, &live, "tacos"), vec![]);
+        let udp_only = json!({"spec": {"ports": [{"port": 53, "protocol": "UDP"}]}});
+        assert_eq!(drift(&dns, &udp_only, "tacos").len(), 1);
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! AWS through the SDK: one context (profile, region, verified account) and one module per service checked.
 
 pub mod acm;
+pub mod ec2;
 pub mod eks;
+pub mod elasticache;
 pub mod elbv2;
 pub mod iam;
 pub mod route53;

@@ -5,7 +5,7 @@ use std::sync::Mutex;
 
 use crate::aws::{AwsContext, AwsError};
 use crate::cli::{ApplyArgs, GlobalArgs, OutputFormat, PhaseName, PhaseSelection};
-use crate::config::ConfigFile;
+use crate::config::{ConfigFile, Environment};
 use crate::deploy::render::RenderOptions;
 use crate::deploy::report::{ReportFormat, Reporter};
 use crate::deploy::{DeployContext, DeployError, run_phase};
@@ -34,20 +34,7 @@ pub async fn run(
         .iter()
         .any(|p| matches!(p, PhaseName::Gateway | PhaseName::Apps))
     {
-        let region = global
-            .region
-            .clone()
-            .unwrap_or_else(|| environment.aws.region.clone());
-        let profile = global
-            .profile
-            .clone()
-            .or_else(|| environment.aws.profile.clone())
-            .filter(|p| !p.is_empty());
-        Some(
-            AwsContext::connect(profile.as_deref(), &region, &environment.aws.account_id)
-                .await
-                .map_err(aws_status)?,
-        )
+        Some(connect_aws(global, &environment).await?)
     } else {
         None
     };
@@ -101,6 +88,25 @@ pub async fn run(
     Ok(ExitStatus::Clean)
 }
 
+/// The AWS context for the environment: --profile/--region over tacos.yaml, the account checked.
+pub async fn connect_aws(
+    global: &GlobalArgs,
+    environment: &Environment,
+) -> anyhow::Result<AwsContext> {
+    let region = global
+        .region
+        .clone()
+        .unwrap_or_else(|| environment.aws.region.clone());
+    let profile = global
+        .profile
+        .clone()
+        .or_else(|| environment.aws.profile.clone())
+        .filter(|p| !p.is_empty());
+    AwsContext::connect(profile.as_deref(), &region, &environment.aws.account_id)
+        .await
+        .map_err(aws_status)
+}
+
 fn aws_status(error: AwsError) -> anyhow::Error {
     let status = match error {
         AwsError::Unreachable { .. } => ExitStatus::Unreachable,
@@ -117,6 +123,7 @@ pub fn deploy_status(error: &DeployError) -> ExitStatus {
     use crate::apply::wait::WaitError;
     match error {
         DeployError::Usage(_)
+        | DeployError::PermissionDenied(_)
         | DeployError::Load(_)
         | DeployError::Render(_)
         | DeployError::Upstream(_) => ExitStatus::BadInput,

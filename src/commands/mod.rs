@@ -2,8 +2,10 @@
 
 pub mod deploy;
 pub mod diff;
+pub mod doctor;
 pub mod lint;
 pub mod plan;
+pub mod verify;
 
 use std::io::IsTerminal;
 
@@ -31,9 +33,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Argocd(args) => deploy::run(global, PhaseSelection::Argocd, args).await,
         Command::Apps(args) => deploy::run(global, PhaseSelection::Apps, args).await,
         Command::Diff { phase, chart_dir } => diff::run(global, *phase, chart_dir.clone()).await,
-        Command::Verify { .. } | Command::Doctor => {
-            Err(StatusError::bad_input("not built yet: `tacos verify` and `tacos doctor` are planned (see the README); `tacos diff` previews what deploy would change").into())
+        Command::Verify { phase, chart_dir } => {
+            verify::run(global, *phase, chart_dir.clone()).await
         }
+        Command::Doctor { fail_on } => doctor::run(global, *fail_on).await,
     }
 }
 
@@ -65,6 +68,15 @@ pub async fn kube_client(global: &GlobalArgs) -> anyhow::Result<kube::Client> {
         context: global.context.clone(),
         ..Default::default()
     };
+    let impersonate = |mut config: kube::Config| {
+        if let Some(user) = &global.impersonate {
+            config.auth_info.impersonate = Some(user.clone());
+        }
+        if !global.impersonate_groups.is_empty() {
+            config.auth_info.impersonate_groups = Some(global.impersonate_groups.clone());
+        }
+        config
+    };
     let source = global
         .kubeconfig
         .as_ref()
@@ -79,6 +91,7 @@ pub async fn kube_client(global: &GlobalArgs) -> anyhow::Result<kube::Client> {
         }
         None => kube::Config::from_kubeconfig(&options).await,
     }
+    .map(impersonate)
     .map_err(|e| {
         StatusError::bad_input(format!(
             "cannot use {source}: {e}; pass --kubeconfig and --context"

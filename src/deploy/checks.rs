@@ -190,7 +190,7 @@ pub async fn postflight(
     Ok(outcomes)
 }
 
-async fn get_live(
+pub async fn get_live(
     client: &kube::Client,
     object: &Object,
 ) -> Result<Option<serde_json::Value>, DeployError> {
@@ -211,6 +211,9 @@ async fn get_live(
             value
         })),
         Err(kube::Error::Api(status)) if status.code == 404 => Ok(None),
+        Err(kube::Error::Api(status)) if status.code == 403 => Err(DeployError::PermissionDenied(
+            format!("get {} ({})", object.key(), status.message),
+        )),
         Err(error) if crate::apply::applier::is_connection_error(&error) => {
             Err(DeployError::ClusterUnreachable(error.to_string()))
         }

@@ -35,6 +35,8 @@ pub enum DeployError {
     Aws(#[from] AwsError),
     #[error("the cluster could not be reached: {0}")]
     ClusterUnreachable(String),
+    #[error("permission denied: {0}")]
+    PermissionDenied(String),
     #[error("phase {phase}: {failed} check(s) failed before applying; nothing was applied")]
     Preflight { phase: String, failed: usize },
     #[error("phase {phase} could not be applied")]

@@ -5,6 +5,7 @@
 //! real kube-apiserver or the real moto server.
 
 pub mod aws;
+pub mod aws_network;
 pub mod binaries;
 pub mod charts;
 pub mod control_plane;

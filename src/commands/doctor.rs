@@ -1,0 +1,137 @@
+//! `tacos doctor`: read a snapshot of the cluster (and AWS when reachable), find root causes, print each check ✔/✗ with the causes most severe first, their evidence and the fix.
+
+use std::fmt::Write;
+
+use serde_json::json;
+
+use crate::cli::{GlobalArgs, OutputFormat};
+use crate::config::ConfigFile;
+use crate::doctor::collect::{CollectError, collect};
+use crate::doctor::{CHECKS, Diagnosis, aws_checks, diagnose};
+use crate::exit::{ExitStatus, StatusError};
+use crate::report::Severity;
+
+pub async fn run(global: &GlobalArgs, fail_on: Severity) -> anyhow::Result<ExitStatus> {
+    super::require_output(
+        global.output,
+        &[OutputFormat::Human, OutputFormat::Json],
+        "doctor",
+    )?;
+    let config =
+        ConfigFile::load(&global.config).map_err(|e| StatusError::bad_input(e.to_string()))?;
+    let (_, environment) = config
+        .environment(&global.config, global.environment.as_deref())
+        .map_err(|e| StatusError::bad_input(e.to_string()))?;
+    let client = super::kube_client(global).await?;
+    let snapshot = collect(&client).await.map_err(|error| match error {
+        CollectError::Unreachable { .. } => StatusError::unreachable(error.to_string()),
+    })?;
+    let mut diagnoses = diagnose(&snapshot);
+    // AWS is evidence, not a precondition: at 3 a.m. the cluster half must work without it.
+    let aws_note = match super::deploy::connect_aws(global, environment).await {
+        Ok(aws) => match aws_checks::diagnose_aws(&aws, environment, &snapshot).await {
+            Ok(found) => {
+                diagnoses.extend(found);
+                None
+            }
+            Err(error) => Some(format!("AWS checks stopped: {error}")),
+        },
+        Err(error) => Some(format!("AWS checks skipped: {error:#}")),
+    };
+    crate::doctor::sort(&mut diagnoses);
+    let failing = diagnoses.iter().filter(|d| d.severity >= fail_on).count();
+    match global.output {
+        OutputFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({
+                "healthy": failing == 0,
+                "diagnoses": diagnoses,
+                "checks": CHECKS.iter().map(|c| (c, true)).chain(aws_checks::CHECKS.iter().map(|c| (c, aws_note.is_none()))).map(|(c, ran)| json!({
+                    "check": c.id,
+                    "title": c.summary,
+                    "passed": ran.then(|| !diagnoses.iter().any(|d| d.check == c.id)),
+                })).collect::<Vec<_>>(),
+                "notes": aws_note.iter().collect::<Vec<_>>(),
+            }))?
+        ),
+        _ => print!(
+            "{}",
+            render_human(&diagnoses, aws_note.as_deref(), super::use_color())
+        ),
+    }
+    Ok(if failing > 0 {
+        ExitStatus::Findings
+    } else {
+        ExitStatus::Clean
+    })
+}
+
+/// Every check with ✔/✗ (`flux check`-like); under each ✗ its causes, most severe first, with evidence, symptoms and the fix.
+/// `note` says why the AWS checks did not run (they are then shown as skipped, never as passed).
+pub fn render_human(diagnoses: &[Diagnosis], note: Option<&str>, color: bool) -> String {
+    let paint = |text: &str, code: &str| {
+        if color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    };
+    let mut out = String::new();
+    let aws_ran = note.is_none();
+    for (check, ran) in CHECKS
+        .iter()
+        .map(|c| (c, true))
+        .chain(aws_checks::CHECKS.iter().map(|c| (c, aws_ran)))
+    {
+        if !ran {
+            let _ = writeln!(out, "- {} (skipped)", check.summary);
+            continue;
+        }
+        let found: Vec<&Diagnosis> = diagnoses.iter().filter(|d| d.check == check.id).collect();
+        if found.is_empty() {
+            let _ = writeln!(out, "{} {}", paint("✔", "32"), check.summary);
+            continue;
+        }
+        let worst = found
+            .iter()
+            .map(|d| d.severity)
+            .max()
+            .unwrap_or(Severity::Info);
+        let mark = match worst {
+            Severity::Error => paint("✗", "31"),
+            _ => paint("!", "33"),
+        };
+        let _ = writeln!(out, "{mark} {}", check.summary);
+        for diagnosis in found {
+            let _ = writeln!(
+                out,
+                "    {} {}: {}",
+                diagnosis.severity, diagnosis.subject, diagnosis.cause
+            );
+            for line in &diagnosis.evidence {
+                let _ = writeln!(out, "        evidence: {line}");
+            }
+            if !diagnosis.symptoms.is_empty() {
+                let _ = writeln!(out, "        explains: {}", diagnosis.symptoms.join(", "));
+            }
+            let _ = writeln!(out, "        fix: {}", diagnosis.remedy);
+        }
+    }
+    if let Some(note) = note {
+        let _ = writeln!(out, "{} {note}", paint("!", "33"));
+    }
+    let errors = diagnoses
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count();
+    let warnings = diagnoses
+        .iter()
+        .filter(|d| d.severity == Severity::Warning)
+        .count();
+    let _ = writeln!(
+        out,
+        "{} root cause(s): {errors} error(s), {warnings} warning(s)",
+        diagnoses.len()
+    );
+    out
+}

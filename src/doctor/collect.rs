@@ -1,0 +1,212 @@
+//! Fills a [`Snapshot`] from the cluster: every LIST at once, read-only; kinds it may not read are recorded, not skipped silently.
+
+use std::fmt::Debug;
+use std::sync::Mutex;
+
+use futures::future::join_all;
+use kube::api::{Api, DynamicObject, ListParams, LogParams};
+use kube::core::{ApiResource, GroupVersionKind};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::Snapshot;
+use k8s_openapi::api::core::v1::Pod;
+
+/// Containers whose last log lines are fetched at most (crashing ones only).
+const MAX_LOGS: usize = 20;
+const LOG_LINES: i64 = 10;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CollectError {
+    #[error("failed to list {what}: the cluster could not be reached: {message}")]
+    Unreachable { what: String, message: String },
+}
+
+/// What went wrong reading one kind, kept for the report.
+struct Unreadable(Mutex<Vec<String>>);
+
+impl Unreadable {
+    fn record(&self, what: &str, error: kube::Error) -> Result<(), CollectError> {
+        let reason = match &error {
+            kube::Error::Api(status) if status.code == 403 => "permission denied".to_string(),
+            kube::Error::Api(status) if status.code == 404 => return Ok(()),
+            kube::Error::Api(status) => format!("{} ({})", status.message, status.code),
+            error if crate::apply::applier::is_connection_error(error) => {
+                return Err(CollectError::Unreachable {
+                    what: what.to_string(),
+                    message: error.to_string(),
+                });
+            }
+            other => other.to_string(),
+        };
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(format!("cannot list {what}: {reason}"));
+        Ok(())
+    }
+}
+
+async fn list_typed<K>(
+    client: &kube::Client,
+    what: &str,
+    unreadable: &Unreadable,
+) -> Result<Vec<K>, CollectError>
+where
+    K: kube::Resource + Clone + DeserializeOwned + Debug,
+    K::DynamicType: Default,
+{
+    let api: Api<K> = Api::all(client.clone());
+    match api.list(&ListParams::default()).await {
+        Ok(list) => Ok(list.items),
+        Err(error) => unreadable.record(what, error).map(|()| Vec::new()),
+    }
+}
+
+/// A custom kind as JSON (with apiVersion and kind); a kind the cluster does not serve gives nothing.
+async fn list_custom(
+    client: &kube::Client,
+    gvk: (&str, &str, &str),
+    what: &str,
+    unreadable: &Unreadable,
+) -> Result<Vec<Value>, CollectError> {
+    let (group, version, kind) = gvk;
+    let resource = ApiResource::from_gvk(&GroupVersionKind::gvk(group, version, kind));
+    let api: Api<DynamicObject> = Api::all_with(client.clone(), &resource);
+    match api.list(&ListParams::default()).await {
+        Ok(list) => Ok(list
+            .items
+            .into_iter()
+            .map(|object| {
+                let mut value = serde_json::to_value(&object).unwrap_or_default();
+                value["apiVersion"] = resource.api_version.clone().into();
+                value["kind"] = kind.into();
+                value
+            })
+            .collect()),
+        Err(error) => unreadable.record(what, error).map(|()| Vec::new()),
+    }
+}
+
+/// Reads everything doctor looks at.
+pub async fn collect(client: &kube::Client) -> Result<Snapshot, CollectError> {
+    let unreadable = Unreadable(Mutex::new(Vec::new()));
+    let u = &unreadable;
+    let (namespaces, nodes, pods, events, daemon_sets, deployments, replica_sets, stateful_sets) = tokio::join!(
+        list_typed(client, "namespaces", u),
+        list_typed(client, "nodes", u),
+        list_typed(client, "pods", u),
+        list_typed(client, "events", u),
+        list_typed(client, "daemonsets", u),
+        list_typed(client, "deployments", u),
+        list_typed(client, "replicasets", u),
+        list_typed(client, "statefulsets", u),
+    );
+    let (services, config_maps, network_policies, autoscalers, disruption_budgets, quotas) = tokio::join!(
+        list_typed(client, "services", u),
+        list_typed(client, "configmaps", u),
+        list_typed(client, "networkpolicies", u),
+        list_typed(client, "horizontalpodautoscalers", u),
+        list_typed(client, "poddisruptionbudgets", u),
+        list_typed(client, "resourcequotas", u),
+    );
+    let (gateways, http_routes, grpc_routes, applications, secret_provider_classes) = tokio::join!(
+        list_custom(
+            client,
+            ("gateway.networking.k8s.io", "v1", "Gateway"),
+            "gateways",
+            u
+        ),
+        list_custom(
+            client,
+            ("gateway.networking.k8s.io", "v1", "HTTPRoute"),
+            "httproutes",
+            u
+        ),
+        list_custom(
+            client,
+            ("gateway.networking.k8s.io", "v1", "GRPCRoute"),
+            "grpcroutes",
+            u
+        ),
+        list_custom(
+            client,
+            ("argoproj.io", "v1alpha1", "Application"),
+            "applications",
+            u
+        ),
+        list_custom(
+            client,
+            ("secrets-store.csi.x-k8s.io", "v1", "SecretProviderClass"),
+            "secretproviderclasses",
+            u,
+        ),
+    );
+    let pods: Vec<Pod> = pods?;
+    let logs = crash_logs(client, &pods).await;
+    Ok(Snapshot {
+        namespaces: namespaces?,
+        nodes: nodes?,
+        pods,
+        events: events?,
+        daemon_sets: daemon_sets?,
+        deployments: deployments?,
+        replica_sets: replica_sets?,
+        stateful_sets: stateful_sets?,
+        services: services?,
+        config_maps: config_maps?,
+        network_policies: network_policies?,
+        autoscalers: autoscalers?,
+        disruption_budgets: disruption_budgets?,
+        quotas: quotas?,
+        gateways: gateways?,
+        http_routes: http_routes?,
+        grpc_routes: grpc_routes?,
+        applications: applications?,
+        secret_provider_classes: secret_provider_classes?,
+        logs,
+        unreadable: unreadable.0.into_inner().unwrap_or_else(|p| p.into_inner()),
+    })
+}
+
+/// The previous run's last lines of each crashing container (best effort: a node agent may not serve logs).
+async fn crash_logs(
+    client: &kube::Client,
+    pods: &[Pod],
+) -> std::collections::BTreeMap<String, String> {
+    let crashing: Vec<(String, String, String)> = pods
+        .iter()
+        .flat_map(|pod| {
+            let namespace = pod.metadata.namespace.clone().unwrap_or_default();
+            let name = pod.metadata.name.clone().unwrap_or_default();
+            pod.status
+                .iter()
+                .flat_map(|s| s.container_statuses.iter().flatten())
+                .filter(|c| {
+                    c.restart_count > 0
+                        && c.last_state
+                            .as_ref()
+                            .is_some_and(|l| l.terminated.is_some())
+                })
+                .map(move |c| (namespace.clone(), name.clone(), c.name.clone()))
+        })
+        .take(MAX_LOGS)
+        .collect();
+    let fetched = join_all(
+        crashing
+            .into_iter()
+            .map(|(namespace, pod, container)| async move {
+                let api: Api<Pod> = Api::namespaced(client.clone(), &namespace);
+                let params = LogParams {
+                    container: Some(container.clone()),
+                    previous: true,
+                    tail_lines: Some(LOG_LINES),
+                    ..LogParams::default()
+                };
+                let text = api.logs(&pod, &params).await.ok()?;
+                Some((format!("{namespace}/{pod}/{container}"), text))
+            }),
+    )
+    .await;
+    fetched.into_iter().flatten().collect()
+}

@@ -1,0 +1,44 @@
+//! What doctor reads from the cluster, all at once: one LIST per kind, kept as typed objects (core kinds) or JSON (custom kinds).
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::api::core::v1::{ConfigMap, Event, Namespace, Node, Pod, ResourceQuota, Service};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use serde_json::Value;
+
+/// A read-only picture of the cluster at one moment.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    pub namespaces: Vec<Namespace>,
+    pub nodes: Vec<Node>,
+    pub pods: Vec<Pod>,
+    /// core/v1 Events (all namespaces).
+    pub events: Vec<Event>,
+    pub daemon_sets: Vec<DaemonSet>,
+    pub deployments: Vec<Deployment>,
+    pub replica_sets: Vec<ReplicaSet>,
+    pub stateful_sets: Vec<StatefulSet>,
+    pub services: Vec<Service>,
+    pub config_maps: Vec<ConfigMap>,
+    pub network_policies: Vec<NetworkPolicy>,
+    pub autoscalers: Vec<HorizontalPodAutoscaler>,
+    pub disruption_budgets: Vec<PodDisruptionBudget>,
+    pub quotas: Vec<ResourceQuota>,
+    /// gateway.networking.k8s.io Gateways, as the apiserver returns them (with apiVersion and kind).
+    pub gateways: Vec<Value>,
+    pub http_routes: Vec<Value>,
+    pub grpc_routes: Vec<Value>,
+    /// argoproj.io Applications.
+    pub applications: Vec<Value>,
+    /// secrets-store.csi.x-k8s.io SecretProviderClasses.
+    pub secret_provider_classes: Vec<Value>,
+    /// Last log lines of containers that crashed, keyed by `namespace/pod/container`
+    /// (filled only for containers in CrashLoopBackOff or with a last termination).
+    pub logs: BTreeMap<String, String>,
+    /// Kinds that could not be read, and why (e.g. "permission denied for list pods"); doctor reports them
+    /// instead of pretending the cluster has none.
+    pub unreadable: Vec<String>,
+}

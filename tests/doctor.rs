@@ -1,0 +1,414 @@
+//! `tacos doctor` as on-call runs it: incidents recreated on a real apiserver (the harness plays the kubelets and controllers by writing status and events), and the AWS side against the emulator.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use k8s_openapi::api::apps::v1::DaemonSet;
+use k8s_openapi::api::core::v1::{Namespace, Pod};
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use kube::core::{ApiResource, DynamicObject, GroupVersionKind};
+use serde_json::{Value, json};
+use tacos_testenv::aws::AcmValidation;
+use tacos_testenv::aws_network::RedisIngress;
+use tacos_testenv::{AwsEmulator, ControlPlane, ControlPlaneOptions};
+
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A cluster shaped like the live one, healthy: 3 nodes (one tainted spot node), the Secrets Store CSI
+/// driver and its AWS provider on all three, gateway-api's pods on the spot node, a programmed Gateway,
+/// a Synced and Healthy Application.
+fn healthy_cluster() -> String {
+    std::fs::read_to_string(repo_root().join("tests/fixtures/doctor/healthy-cluster.yaml.fixture"))
+        .unwrap()
+}
+
+async fn control_plane() -> ControlPlane {
+    ControlPlane::start(ControlPlaneOptions {
+        skip_crds: vec!["keda".into(), "prometheus-operator".into()],
+        ..ControlPlaneOptions::default()
+    })
+    .await
+    .unwrap()
+}
+
+fn api_for(client: &kube::Client, value: &Value) -> Api<DynamicObject> {
+    let api_version = value["apiVersion"].as_str().unwrap_or_default();
+    let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+    let kind = value["kind"].as_str().unwrap_or_default();
+    let resource = ApiResource::from_gvk(&GroupVersionKind::gvk(group, version, kind));
+    match value["metadata"]["namespace"].as_str() {
+        Some(namespace) => Api::namespaced_with(client.clone(), namespace, &resource),
+        None => Api::all_with(client.clone(), &resource),
+    }
+}
+
+/// Writes a whole cluster picture: each object, then its status (what kubelets and controllers would
+/// report), creating the namespaces it needs and their `default` ServiceAccount (the controller's job).
+async fn play(client: &kube::Client, yaml: &str) {
+    let tree = tacos::repo::load_str("scenario.yaml", yaml).unwrap();
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    for object in &tree.objects {
+        if let Some(namespace) = object.namespace() {
+            let namespace =
+                json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}});
+            namespaces
+                .patch(
+                    namespace["metadata"]["name"].as_str().unwrap(),
+                    &PatchParams::apply("doctor-tests"),
+                    &Patch::Apply(&namespace),
+                )
+                .await
+                .unwrap();
+            let account = json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default", "namespace": namespace["metadata"]["name"]}});
+            api_for(client, &account)
+                .patch(
+                    "default",
+                    &PatchParams::apply("doctor-tests"),
+                    &Patch::Apply(&account),
+                )
+                .await
+                .unwrap();
+        }
+    }
+    for object in &tree.objects {
+        let api = api_for(client, &object.value);
+        let name = object.name();
+        api.patch(
+            name,
+            &PatchParams::apply("doctor-tests").force(),
+            &Patch::Apply(&object.value),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("apply {}: {e}", object.key()));
+        if !object.value["status"].is_null() {
+            let mut status = json!({"status": object.value["status"]});
+            complete_status(&mut status);
+            match api
+                .patch_status(name, &PatchParams::default(), &Patch::Merge(&status))
+                .await
+            {
+                Ok(_) => {}
+                // Kinds without a status subresource took their status with the object.
+                Err(kube::Error::Api(e)) if e.code == 404 => {}
+                Err(e) => panic!("status of {}: {e}", object.key()),
+            }
+        }
+    }
+}
+
+/// Fills what a controller always writes and the scenarios leave out: each condition's
+/// lastTransitionTime, message and reason; a Gateway listener's attachedRoutes and supportedKinds.
+fn complete_status(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::Array(conditions)) = map.get_mut("conditions") {
+                for condition in conditions.iter_mut().filter_map(Value::as_object_mut) {
+                    condition
+                        .entry("lastTransitionTime")
+                        .or_insert_with(|| json!("2026-11-26T00:00:00Z"));
+                    condition.entry("message").or_insert_with(|| json!(""));
+                    let reason = condition
+                        .get("type")
+                        .cloned()
+                        .unwrap_or_else(|| json!("Played"));
+                    condition.entry("reason").or_insert(reason);
+                }
+            }
+            if let Some(Value::Array(listeners)) = map.get_mut("listeners") {
+                for listener in listeners.iter_mut().filter_map(Value::as_object_mut) {
+                    listener.entry("attachedRoutes").or_insert_with(|| json!(0));
+                    listener
+                        .entry("supportedKinds")
+                        .or_insert_with(|| json!([]));
+                }
+            }
+            for child in map.values_mut() {
+                complete_status(child);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(complete_status),
+        _ => {}
+    }
+}
+
+async fn doctor(kubeconfig: &Path, aws: Option<&AwsEmulator>, args: &[&str]) -> Output {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_tacos"));
+    command
+        .current_dir(repo_root())
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(["--profile", "", "doctor"])
+        .args(args)
+        .env("NO_COLOR", "1");
+    match aws {
+        Some(aws) => {
+            command.envs(aws.env());
+        }
+        None => {
+            // No credentials at all: the cluster half must still work.
+            command
+                .env("AWS_ENDPOINT_URL", "http://127.0.0.1:1")
+                .env("AWS_ACCESS_KEY_ID", "none")
+                .env("AWS_SECRET_ACCESS_KEY", "none")
+                .env("AWS_MAX_ATTEMPTS", "1");
+        }
+    }
+    command.output().await.expect("run tacos doctor")
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "--- stdout\n{}\n--- stderr\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+fn diagnoses(output: &Output) -> Vec<Value> {
+    let report: Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("doctor JSON: {e}\n{}", text(output)));
+    report["diagnoses"].as_array().cloned().unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_healthy_cluster_has_no_root_causes_even_without_aws() {
+    let plane = control_plane().await;
+    play(&plane.client().await.unwrap(), &healthy_cluster()).await;
+    let output = doctor(&plane.kubeconfig, None, &[]).await;
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("✔ node agents (DaemonSets) run on every node whose pods need them"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("✗"), "{stdout}");
+    assert!(stdout.contains("AWS checks skipped"), "{stdout}");
+    assert!(
+        stdout.contains("- the ACM certificate is ISSUED, covers the Gateway hostnames and is not near expiry (skipped)"),
+        "checks that did not run are not shown as passed: {stdout}"
+    );
+    assert!(stdout.contains("0 root cause(s)"), "{stdout}");
+}
+
+#[tokio::test]
+async fn a_csi_provider_missing_on_the_spot_node_is_one_root_cause_with_the_gateway_pods_under_it()
+{
+    let plane = control_plane().await;
+    let client = plane.client().await.unwrap();
+    play(&client, &healthy_cluster()).await;
+
+    // The incident: the provider's toleration of the spot taint is lost, its pod on the spot node goes,
+    // and the gateway pods there wait for their secrets volume.
+    let providers: Api<DaemonSet> = Api::namespaced(client.clone(), "kube-system");
+    let no_toleration = json!({"spec": {"template": {"spec": {"tolerations": null}}}});
+    providers
+        .patch(
+            "csi-secrets-store-provider-aws",
+            &PatchParams::default(),
+            &Patch::Merge(&no_toleration),
+        )
+        .await
+        .unwrap();
+    let system_pods: Api<Pod> = Api::namespaced(client.clone(), "kube-system");
+    system_pods
+        .delete(
+            "csi-secrets-store-provider-aws-c",
+            &DeleteParams {
+                grace_period_seconds: Some(0),
+                ..DeleteParams::default()
+            },
+        )
+        .await
+        .unwrap();
+    let app_pods: Api<Pod> = Api::namespaced(client.clone(), "tacos-app");
+    let events: Api<k8s_openapi::api::core::v1::Event> =
+        Api::namespaced(client.clone(), "tacos-app");
+    for pod in ["gateway-api-7d9-abc", "gateway-api-7d9-def"] {
+        let stuck = json!({"status": {
+            "phase": "Pending",
+            "conditions": [{"type": "PodScheduled", "status": "True"}, {"type": "Ready", "status": "False", "reason": "ContainersNotReady"}],
+            "containerStatuses": [{"name": "gateway-api", "image": "gateway-api:1.4.2", "imageID": "", "ready": false, "restartCount": 0, "state": {"waiting": {"reason": "ContainerCreating"}}}]
+        }});
+        app_pods
+            .patch_status(pod, &PatchParams::default(), &Patch::Merge(&stuck))
+            .await
+            .unwrap();
+        let event: k8s_openapi::api::core::v1::Event = serde_json::from_value(json!({
+            "metadata": {"name": format!("{pod}.failedmount"), "namespace": "tacos-app"},
+            "involvedObject": {"kind": "Pod", "namespace": "tacos-app", "name": pod},
+            "reason": "FailedMount",
+            "type": "Warning",
+            "count": 7,
+            "message": format!("MountVolume.SetUp failed for volume \"secrets\" : rpc error: code = Unknown desc = failed to mount secrets store objects for pod tacos-app/{pod}, err: rpc error: code = Unavailable desc = connection error: desc = \"transport: Error while dialing: dial unix /etc/kubernetes/secrets-store-csi-providers/aws.sock: connect: no such file or directory\""),
+        }))
+        .unwrap();
+        events.create(&PostParams::default(), &event).await.unwrap();
+    }
+
+    let output = doctor(&plane.kubeconfig, None, &["--output", "json"]).await;
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    let found = diagnoses(&output);
+    let agent: Vec<&Value> = found
+        .iter()
+        .filter(|d| d["check"] == "node-agent-missing")
+        .collect();
+    assert_eq!(agent.len(), 1, "one root cause: {found:#?}");
+    let agent = agent[0];
+    assert_eq!(
+        agent["subject"],
+        "DaemonSet kube-system/csi-secrets-store-provider-aws"
+    );
+    let cause = agent["cause"].as_str().unwrap();
+    assert!(
+        cause.contains("ip-10-0-3-12") && cause.contains("spot=true:NoSchedule"),
+        "{cause}"
+    );
+    let symptoms = agent["symptoms"].to_string();
+    for symptom in [
+        "Pod tacos-app/gateway-api-7d9-abc",
+        "Pod tacos-app/gateway-api-7d9-def",
+        "Deployment tacos-app/gateway-api",
+    ] {
+        assert!(symptoms.contains(symptom), "{symptom} in {symptoms}");
+    }
+    assert!(
+        agent["evidence"].to_string().contains("FailedMount"),
+        "{agent:#}"
+    );
+    assert!(
+        agent["remedy"].to_string().contains("tolerations"),
+        "{agent:#}"
+    );
+    let separately: Vec<&Value> = found
+        .iter()
+        .filter(|d| d["check"] != "node-agent-missing" && d.to_string().contains("gateway-api-7d9"))
+        .collect();
+    assert!(
+        separately.is_empty(),
+        "the gateway pods are not reported again: {separately:#?}"
+    );
+}
+
+#[tokio::test]
+async fn crash_looping_and_image_pull_failures_are_named_with_their_evidence() {
+    let plane = control_plane().await;
+    let client = plane.client().await.unwrap();
+    play(&client, &healthy_cluster()).await;
+    let app_pods: Api<Pod> = Api::namespaced(client.clone(), "tacos-app");
+    let crash = json!({"status": {
+        "phase": "Running",
+        "conditions": [{"type": "PodScheduled", "status": "True"}, {"type": "Ready", "status": "False", "reason": "ContainersNotReady"}],
+        "containerStatuses": [{"name": "gateway-api", "image": "gateway-api:1.4.2", "imageID": "", "ready": false, "restartCount": 6,
+            "state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 5m0s restarting failed container"}},
+            "lastState": {"terminated": {"reason": "Error", "exitCode": 137}}}]
+    }});
+    app_pods
+        .patch_status(
+            "gateway-api-7d9-abc",
+            &PatchParams::default(),
+            &Patch::Merge(&crash),
+        )
+        .await
+        .unwrap();
+    let pull = json!({"status": {
+        "phase": "Pending",
+        "conditions": [{"type": "PodScheduled", "status": "True"}, {"type": "Ready", "status": "False", "reason": "ContainersNotReady"}],
+        "containerStatuses": [{"name": "gateway-api", "image": "123456789012.dkr.ecr.ap-northeast-2.amazonaws.com/traffic-tacos/gateway-api:1.4.3", "imageID": "", "ready": false, "restartCount": 0,
+            "state": {"waiting": {"reason": "ImagePullBackOff", "message": "Back-off pulling image: not found"}}}]
+    }});
+    app_pods
+        .patch_status(
+            "gateway-api-7d9-def",
+            &PatchParams::default(),
+            &Patch::Merge(&pull),
+        )
+        .await
+        .unwrap();
+    let output = doctor(&plane.kubeconfig, None, &[]).await;
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("CrashLoopBackOff") && stdout.contains("137"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("cannot be pulled from 123456789012.dkr.ecr.ap-northeast-2.amazonaws.com"),
+        "{stdout}"
+    );
+    let first_cause = stdout
+        .lines()
+        .position(|l| l.starts_with("✗"))
+        .expect("a failing check");
+    assert!(
+        stdout.lines().skip(first_cause).any(|l| l.contains("fix:")),
+        "each cause comes with its fix: {stdout}"
+    );
+}
+
+#[tokio::test]
+async fn a_cache_whose_security_group_shuts_out_the_cluster_is_found_through_aws() {
+    let plane = control_plane().await;
+    let client = plane.client().await.unwrap();
+    let aws = AwsEmulator::start(AcmValidation::Immediate).await.unwrap();
+    let vpc = aws
+        .seed_cluster_network("ticket-cluster", "1.33")
+        .await
+        .unwrap();
+    let redis = aws
+        .seed_redis(&vpc, "tacos-redis", RedisIngress::Nothing)
+        .await
+        .unwrap();
+    let cluster = healthy_cluster().replace(
+        "master.tacos-redis.abc123.apn2.cache.amazonaws.com",
+        &redis.configuration_endpoint,
+    );
+    play(&client, &cluster).await;
+
+    let output = doctor(&plane.kubeconfig, Some(&aws), &["--output", "json"]).await;
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    let found = diagnoses(&output);
+    let cache: Vec<&Value> = found
+        .iter()
+        .filter(|d| d["check"] == "aws-cache-admits-cluster")
+        .collect();
+    assert_eq!(cache.len(), 1, "{found:#?}");
+    let cause = cache[0]["cause"].as_str().unwrap();
+    assert!(
+        cause.contains(&redis.security_group_id) && cause.contains("6379"),
+        "{cause}"
+    );
+    assert!(
+        cache[0]["remedy"]
+            .as_str()
+            .unwrap()
+            .contains("authorize-security-group-ingress"),
+        "{:#}",
+        cache[0]
+    );
+    assert!(
+        cache[0]["symptoms"]
+            .to_string()
+            .contains("Deployment tacos-app/gateway-api"),
+        "{:#}",
+        cache[0]
+    );
+}
+
+#[tokio::test]
+async fn a_pending_certificate_is_an_edge_root_cause() {
+    let plane = control_plane().await;
+    let client = plane.client().await.unwrap();
+    let aws = AwsEmulator::start(AcmValidation::Pending).await.unwrap();
+    aws.seed_platform().await.unwrap();
+    play(&client, &healthy_cluster()).await;
+    let output = doctor(&plane.kubeconfig, Some(&aws), &["--output", "json"]).await;
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    let found = diagnoses(&output);
+    assert!(
+        found.iter().any(|d| d["check"] == "aws-edge-certificate"
+            && d["cause"].as_str().unwrap().contains("PENDING_VALIDATION")),
+        "{found:#?}"
+    );
+}
