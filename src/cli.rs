@@ -195,6 +195,10 @@ pub enum Command {
         #[arg(long, env = "TACOS_CHART_DIR", value_name = "DIR")]
         chart_dir: Option<PathBuf>,
     },
+    /// Offline: replicas, nodes and monthly cost for the target RPS, and every bottleneck that caps it (exit 0 fits, 1 capped, 2 bad input).
+    Capacity(CapacityArgs),
+    /// Run a k6 scenario through k6-operator: check it fits, start the TestRun, follow it and the services' replicas, exit by its thresholds.
+    Loadtest(LoadtestArgs),
     /// Print a shell completion script.
     Completions {
         #[arg(value_enum)]
@@ -219,6 +223,32 @@ pub struct LintArgs {
     /// List every rule and exit.
     #[arg(long)]
     pub list_rules: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CapacityArgs {
+    /// The gateway-api requests per second that must fit, before headroom (default: the environment's spikeRps).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub rps: Option<u32>,
+    /// Also write an SVG chart of total replicas and monthly cost against RPS, from 0 to the target.
+    #[arg(long, value_name = "FILE.svg")]
+    pub chart: Option<PathBuf>,
+    /// The helm binary used to render the services' charts.
+    #[arg(long, env = "TACOS_HELM", value_name = "FILE")]
+    pub helm: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct LoadtestArgs {
+    /// The load shape: ramp (0 -> sustained RPS), sustain, spike, or e2e (the whole plan).
+    #[arg(long, value_enum)]
+    pub scenario: crate::loadtest::Scenario,
+    /// How long to follow the run before giving up (it keeps running on the cluster).
+    #[arg(long, default_value = "90m", value_parser = parse_duration)]
+    pub timeout: std::time::Duration,
+    /// The helm binary used to render the services' charts for the capacity check.
+    #[arg(long, env = "TACOS_HELM", value_name = "FILE")]
+    pub helm: Option<PathBuf>,
 }
 
 /// Parses `90s`, `10m`, `1h`, or plain seconds.
@@ -279,5 +309,18 @@ mod tests {
             })
         ));
         assert!(Cli::try_parse_from(["tacos", "deploy", "--phase", "nope"]).is_err());
+    }
+
+    #[test]
+    fn capacity_takes_a_positive_rps_and_a_chart_file() {
+        let cli = Cli::try_parse_from(["tacos", "capacity", "--rps", "60000", "--chart", "c.svg"])
+            .unwrap();
+        let Command::Capacity(args) = cli.command else {
+            panic!("not capacity: {:?}", cli.command);
+        };
+        assert_eq!(args.rps, Some(60_000));
+        assert_eq!(args.chart, Some(PathBuf::from("c.svg")));
+        assert!(Cli::try_parse_from(["tacos", "capacity", "--rps", "0"]).is_err());
+        assert!(Cli::try_parse_from(["tacos", "capacity", "--rps", "lots"]).is_err());
     }
 }

@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::repo::yaml::parse_documents;
+use crate::lint::quantity::Quantity;
+use crate::repo::yaml::{escape_pointer_token, parse_documents};
 
 /// The whole file: several named environments and which one is used by default.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -71,6 +72,7 @@ pub struct GitSettings {
     pub revision: String,
 }
 
+/// What the platform must carry and what it runs on: the settings of `tacos capacity`.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CapacitySettings {
@@ -78,6 +80,168 @@ pub struct CapacitySettings {
     pub spike_rps: u32,
     /// Spare capacity above the peak, e.g. 0.3 for 30 %.
     pub headroom: f64,
+    /// Calls each service receives per gateway-api request (the fan-out), by service name.
+    #[serde(default)]
+    pub shares: BTreeMap<String, f64>,
+    /// EC2 instance types by name: size and hourly prices in the environment's region.
+    #[serde(default)]
+    pub instance_types: BTreeMap<String, InstanceTypeSettings>,
+    /// Node pools in order of preference (Karpenter weight): pods fill the first pool that
+    /// allows them up to its maxNodes, then the next.
+    #[serde(default)]
+    pub node_pools: Vec<NodePoolSettings>,
+    #[serde(default)]
+    pub redis: RedisSettings,
+    #[serde(default)]
+    pub alb: AlbSettings,
+}
+
+/// One EC2 instance type: what a node offers and what it costs per hour.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct InstanceTypeSettings {
+    pub vcpu: u32,
+    #[serde(rename = "memoryGiB")]
+    pub memory_gib: f64,
+    /// Pods the kubelet admits (110 is the kubelet's default; the VPC CNI allows more on large types).
+    #[serde(default = "default_max_pods")]
+    pub max_pods: u32,
+    pub on_demand_hourly_usd: f64,
+    pub spot_hourly_usd: f64,
+}
+
+fn default_max_pods() -> u32 {
+    110
+}
+
+/// A node pool (Karpenter NodePool): its instance type, capacity-type mix and size limit.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NodePoolSettings {
+    pub name: String,
+    /// A key of `instanceTypes`.
+    pub instance_type: String,
+    /// The share of the pool's nodes that are spot: 0 on-demand only, 1 spot only.
+    pub spot_fraction: f64,
+    pub max_nodes: u32,
+    /// What a node keeps from pods: kubelet and system reserve, eviction threshold, DaemonSets.
+    pub reserved: ReservedResources,
+    /// Services whose pods may run in this pool; empty: every service.
+    #[serde(default)]
+    pub services: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ReservedResources {
+    pub cpu: ResourceAmount,
+    pub memory: ResourceAmount,
+}
+
+/// A Kubernetes quantity as written in tacos.yaml (`500m`, `2`, `3Gi`), checked when validating.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(transparent)]
+pub struct ResourceAmount(pub String);
+
+impl ResourceAmount {
+    pub fn quantity(&self) -> Option<Quantity> {
+        Quantity::parse(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for ResourceAmount {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct AmountVisitor;
+        impl serde::de::Visitor<'_> for AmountVisitor {
+            type Value = ResourceAmount;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a quantity like 500m, 2 or 3Gi")
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<ResourceAmount, E> {
+                Ok(ResourceAmount(text.to_string()))
+            }
+            fn visit_u64<E: serde::de::Error>(self, number: u64) -> Result<ResourceAmount, E> {
+                Ok(ResourceAmount(number.to_string()))
+            }
+            fn visit_i64<E: serde::de::Error>(self, number: i64) -> Result<ResourceAmount, E> {
+                Ok(ResourceAmount(number.to_string()))
+            }
+            fn visit_f64<E: serde::de::Error>(self, number: f64) -> Result<ResourceAmount, E> {
+                Ok(ResourceAmount(number.to_string()))
+            }
+        }
+        deserializer.deserialize_any(AmountVisitor)
+    }
+}
+
+/// The Redis (ElastiCache) budget: how many clients one node accepts and how services declare pools.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RedisSettings {
+    /// The node type, for messages (e.g. cache.r7g.large).
+    #[serde(default)]
+    pub node_type: Option<String>,
+    /// maxclients of one node: 65,000 is the AWS default for Redis OSS on every node type.
+    #[serde(default = "default_max_clients")]
+    pub max_clients_per_node: u32,
+    /// A container with this environment variable uses Redis.
+    #[serde(default = "default_redis_address_env")]
+    pub address_env: String,
+    /// The environment variable holding a pod's connections per Redis node.
+    #[serde(default = "default_redis_pool_size_env")]
+    pub pool_size_env: String,
+    /// Connections per Redis node of a pod that uses Redis without declaring its pool size.
+    #[serde(default = "default_redis_pool_size")]
+    pub default_pool_size: u32,
+}
+
+fn default_max_clients() -> u32 {
+    65_000
+}
+
+fn default_redis_address_env() -> String {
+    "REDIS_ADDRESS".into()
+}
+
+fn default_redis_pool_size_env() -> String {
+    "REDIS_POOL_SIZE".into()
+}
+
+fn default_redis_pool_size() -> u32 {
+    10
+}
+
+impl Default for RedisSettings {
+    fn default() -> Self {
+        Self {
+            node_type: None,
+            max_clients_per_node: default_max_clients(),
+            address_env: default_redis_address_env(),
+            pool_size_env: default_redis_pool_size_env(),
+            default_pool_size: default_redis_pool_size(),
+        }
+    }
+}
+
+/// Application Load Balancer limits that count pods (IP targets).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AlbSettings {
+    /// The AWS quota "Targets per target group per Region" (1,000 unless raised).
+    #[serde(default = "default_max_targets")]
+    pub max_targets_per_target_group: u32,
+}
+
+fn default_max_targets() -> u32 {
+    1_000
+}
+
+impl Default for AlbSettings {
+    fn default() -> Self {
+        Self {
+            max_targets_per_target_group: default_max_targets(),
+        }
+    }
 }
 
 /// Why tacos.yaml could not be used.
@@ -161,13 +325,16 @@ impl ConfigFile {
                 )
             })?;
         for (name, environment) in &config.environments {
-            if let Err((field, message)) = environment.validate() {
-                let at = document
-                    .position_of(&format!("/environments/{name}/{}", field.replace('.', "/")));
+            if let Err(error) = environment.validate() {
+                let pointer: String = std::iter::once(name.as_str())
+                    .chain(error.path.iter().map(String::as_str))
+                    .map(|segment| format!("/{}", escape_pointer_token(segment)))
+                    .collect();
+                let at = document.position_of(&format!("/environments{pointer}"));
                 return Err(invalid(
                     at.line,
                     at.column,
-                    format!("environments.{name}.{field}: {message}"),
+                    format!("environments.{name}.{}: {}", error.field(), error.message),
                 ));
             }
         }
@@ -213,12 +380,12 @@ impl ConfigFile {
 
 impl Environment {
     /// Checks values serde cannot: formats and relations between fields. Returns the field and why.
-    fn validate(&self) -> Result<(), (&'static str, String)> {
+    fn validate(&self) -> Result<(), FieldError> {
         if self.aws.account_id.len() != 12
             || !self.aws.account_id.chars().all(|c| c.is_ascii_digit())
         {
-            return Err((
-                "aws.accountId",
+            return Err(FieldError::at(
+                &["aws", "accountId"],
                 format!(
                     "\"{}\" is not a 12-digit AWS account id (quote it so YAML keeps leading zeros)",
                     self.aws.account_id
@@ -233,8 +400,8 @@ impl Environment {
                     .is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()))
         };
         if !region_ok {
-            return Err((
-                "aws.region",
+            return Err(FieldError::at(
+                &["aws", "region"],
                 format!(
                     "\"{}\" is not an AWS region like ap-northeast-2",
                     self.aws.region
@@ -248,8 +415,8 @@ impl Environment {
                 .split('.')
                 .all(|p| p.parse::<u32>().is_ok())
         {
-            return Err((
-                "cluster.minVersion",
+            return Err(FieldError::at(
+                &["cluster", "minVersion"],
                 format!(
                     "\"{}\" is not a MAJOR.MINOR version like 1.31",
                     self.cluster.min_version
@@ -259,8 +426,8 @@ impl Environment {
         let on_domain = self.certificate.domain == self.domain
             || self.certificate.domain == format!("*.{}", self.domain);
         if !on_domain {
-            return Err((
-                "certificate.domain",
+            return Err(FieldError::at(
+                &["certificate", "domain"],
                 format!(
                     "\"{}\" does not cover {}",
                     self.certificate.domain, self.domain
@@ -271,8 +438,8 @@ impl Environment {
             || self.git.repo_url.starts_with("git@")
             || self.git.repo_url.starts_with("ssh://"))
         {
-            return Err((
-                "git.repoURL",
+            return Err(FieldError::at(
+                &["git", "repoURL"],
                 format!(
                     "\"{}\" is not an https://, ssh:// or git@ URL",
                     self.git.repo_url
@@ -280,8 +447,8 @@ impl Environment {
             ));
         }
         if self.capacity.spike_rps < self.capacity.sustained_rps {
-            return Err((
-                "capacity.spikeRps",
+            return Err(FieldError::at(
+                &["capacity", "spikeRps"],
                 format!(
                     "{} is below sustainedRps {}",
                     self.capacity.spike_rps, self.capacity.sustained_rps
@@ -289,15 +456,191 @@ impl Environment {
             ));
         }
         if !(0.0..=2.0).contains(&self.capacity.headroom) {
-            return Err((
-                "capacity.headroom",
+            return Err(FieldError::at(
+                &["capacity", "headroom"],
                 format!(
                     "{} is not a fraction between 0 and 2 (0.3 means 30 %)",
                     self.capacity.headroom
                 ),
             ));
         }
+        self.capacity.validate_model()
+    }
+}
+
+impl CapacitySettings {
+    /// Checks the shares, instance types, node pools and limits `tacos capacity` models with.
+    fn validate_model(&self) -> Result<(), FieldError> {
+        let at = |path: &[&str], message: String| {
+            let mut full = vec!["capacity"];
+            full.extend_from_slice(path);
+            Err(FieldError::at(&full, message))
+        };
+        let fraction_or_more = |value: f64| value.is_finite() && value >= 0.0;
+        for (service, share) in &self.shares {
+            if !fraction_or_more(*share) || *share > 1000.0 {
+                return at(
+                    &["shares", service],
+                    format!("{share} is not a number of calls per gateway-api request (0 to 1000)"),
+                );
+            }
+        }
+        for (name, instance) in &self.instance_types {
+            let field = |leaf: &'static str| ["instanceTypes", name.as_str(), leaf];
+            if instance.vcpu == 0 {
+                return at(&field("vcpu"), "must be at least 1".into());
+            }
+            if !(instance.memory_gib.is_finite() && instance.memory_gib > 0.0) {
+                return at(
+                    &field("memoryGiB"),
+                    format!("{} is not a positive size in GiB", instance.memory_gib),
+                );
+            }
+            if instance.max_pods == 0 {
+                return at(&field("maxPods"), "must be at least 1".into());
+            }
+            for (leaf, price) in [
+                ("onDemandHourlyUsd", instance.on_demand_hourly_usd),
+                ("spotHourlyUsd", instance.spot_hourly_usd),
+            ] {
+                if !fraction_or_more(price) {
+                    return at(
+                        &field(leaf),
+                        format!("{price} is not a price in USD per hour"),
+                    );
+                }
+            }
+            if instance.spot_hourly_usd > instance.on_demand_hourly_usd {
+                return at(
+                    &field("spotHourlyUsd"),
+                    format!(
+                        "{} is above onDemandHourlyUsd {}: spot never costs more than on-demand",
+                        instance.spot_hourly_usd, instance.on_demand_hourly_usd
+                    ),
+                );
+            }
+        }
+        let mut pool_names = std::collections::BTreeSet::new();
+        for (index, pool) in self.node_pools.iter().enumerate() {
+            let index = index.to_string();
+            let field = |leaf: &'static str| ["nodePools", index.as_str(), leaf];
+            if pool.name.trim().is_empty() || !pool_names.insert(pool.name.as_str()) {
+                return at(
+                    &field("name"),
+                    format!("\"{}\" is empty or names another pool too", pool.name),
+                );
+            }
+            let Some(instance) = self.instance_types.get(&pool.instance_type) else {
+                return at(
+                    &field("instanceType"),
+                    format!(
+                        "\"{}\" is not in capacity.instanceTypes; it has: {}",
+                        pool.instance_type,
+                        self.instance_types
+                            .keys()
+                            .cloned()
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                );
+            };
+            if !(0.0..=1.0).contains(&pool.spot_fraction) {
+                return at(
+                    &field("spotFraction"),
+                    format!(
+                        "{} is not a fraction between 0 (on-demand only) and 1 (spot only)",
+                        pool.spot_fraction
+                    ),
+                );
+            }
+            if pool.max_nodes == 0 {
+                return at(&field("maxNodes"), "must be at least 1".into());
+            }
+            let offered = [
+                (
+                    "cpu",
+                    &pool.reserved.cpu,
+                    Quantity::from(i64::from(instance.vcpu)),
+                ),
+                (
+                    "memory",
+                    &pool.reserved.memory,
+                    Quantity::from_gib(instance.memory_gib),
+                ),
+            ];
+            for (resource, reserved, size) in offered {
+                let path = ["nodePools", index.as_str(), "reserved", resource];
+                match reserved.quantity() {
+                    None => {
+                        return at(
+                            &path,
+                            format!("\"{}\" is not a quantity like 500m, 2 or 3Gi", reserved.0),
+                        );
+                    }
+                    Some(amount) if amount < Quantity::ZERO || amount >= size => {
+                        return at(
+                            &path,
+                            format!(
+                                "{} leaves nothing of a {} node's {resource} to pods",
+                                reserved.0, pool.instance_type
+                            ),
+                        );
+                    }
+                    Some(_) => {}
+                }
+            }
+            for (position, service) in pool.services.iter().enumerate() {
+                if !self.shares.contains_key(service) {
+                    let position = position.to_string();
+                    return at(
+                        &["nodePools", index.as_str(), "services", position.as_str()],
+                        format!("\"{service}\" is not a service of capacity.shares"),
+                    );
+                }
+            }
+        }
+        if self.redis.max_clients_per_node == 0 {
+            return at(&["redis", "maxClientsPerNode"], "must be at least 1".into());
+        }
+        if self.alb.max_targets_per_target_group == 0 {
+            return at(
+                &["alb", "maxTargetsPerTargetGroup"],
+                "must be at least 1".into(),
+            );
+        }
         Ok(())
+    }
+}
+
+/// A value of an environment that is wrong: its path under the environment, and why.
+#[derive(Debug)]
+struct FieldError {
+    path: Vec<String>,
+    message: String,
+}
+
+impl FieldError {
+    fn at(path: &[&str], message: impl Into<String>) -> Self {
+        Self {
+            path: path.iter().map(|segment| segment.to_string()).collect(),
+            message: message.into(),
+        }
+    }
+
+    /// The path as written in messages: `capacity.nodePools[1].maxNodes`.
+    fn field(&self) -> String {
+        let mut text = String::new();
+        for segment in &self.path {
+            if segment.parse::<usize>().is_ok() {
+                text.push_str(&format!("[{segment}]"));
+            } else {
+                if !text.is_empty() {
+                    text.push('.');
+                }
+                text.push_str(segment);
+            }
+        }
+        text
     }
 }
 
@@ -342,6 +685,95 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.contains("aws.accountId"), "{error}");
+    }
+
+    #[test]
+    fn repository_tacos_yaml_models_the_platform_for_tacos_capacity() {
+        let config = ConfigFile::parse(Path::new("tacos.yaml"), VALID).unwrap();
+        let capacity = &config.environments["prod"].capacity;
+        assert_eq!(capacity.shares["gateway-api"], 1.0);
+        assert_eq!(capacity.shares.len(), 5);
+        let pool = &capacity.node_pools[0];
+        let instance = &capacity.instance_types[&pool.instance_type];
+        assert!(instance.spot_hourly_usd < instance.on_demand_hourly_usd);
+        assert_eq!(capacity.redis.max_clients_per_node, 65_000);
+        assert_eq!(capacity.redis.pool_size_env, "REDIS_POOL_SIZE");
+        assert_eq!(capacity.alb.max_targets_per_target_group, 1_000);
+    }
+
+    #[test]
+    fn capacity_without_the_model_settings_is_still_valid() {
+        let text = "defaultEnvironment: prod\nenvironments:\n  prod:\n    aws: {accountId: \"137406935518\", region: ap-northeast-2}\n    cluster: {name: c, minVersion: \"1.31\"}\n    domain: example.com\n    certificate: {domain: \"*.example.com\"}\n    hostedZone: example.com\n    git: {repoURL: \"https://example.com/r.git\", revision: main}\n    appNamespace: app\n    capacity: {sustainedRps: 10, spikeRps: 20, headroom: 0.3}\n";
+        let config = ConfigFile::parse(Path::new("tacos.yaml"), text).unwrap();
+        let capacity = &config.environments["prod"].capacity;
+        assert!(capacity.node_pools.is_empty() && capacity.shares.is_empty());
+        assert_eq!(capacity.redis, RedisSettings::default());
+    }
+
+    /// The error for `text`, which must name `field` at the line holding `marker`.
+    fn assert_invalid_at(text: &str, marker: &str, field: &str) {
+        let line = text
+            .lines()
+            .position(|l| l.contains(marker))
+            .unwrap_or_else(|| panic!("{marker} not in the text"))
+            + 1;
+        let error = ConfigFile::parse(Path::new("tacos.yaml"), text)
+            .unwrap_err()
+            .to_string();
+        assert!(error.starts_with(&format!("tacos.yaml:{line}:")), "{error}");
+        assert!(error.contains(field), "{error}");
+    }
+
+    #[test]
+    fn node_pool_naming_an_unknown_instance_type_is_refused_at_its_line() {
+        let text = VALID.replacen("instanceType: c7i.4xlarge", "instanceType: c7i.9xlarge", 1);
+        assert_invalid_at(
+            &text,
+            "instanceType: c7i.9xlarge",
+            "environments.prod.capacity.nodePools[0].instanceType: \"c7i.9xlarge\" is not in capacity.instanceTypes",
+        );
+    }
+
+    #[test]
+    fn spot_price_above_on_demand_is_refused_at_the_instance_type() {
+        let text = VALID.replacen("spotHourlyUsd: 0.32}", "spotHourlyUsd: 0.99}", 1);
+        assert_invalid_at(
+            &text,
+            "spotHourlyUsd: 0.99",
+            "capacity.instanceTypes.c7i.4xlarge.spotHourlyUsd",
+        );
+    }
+
+    #[test]
+    fn spot_fraction_outside_zero_to_one_is_refused() {
+        let text = VALID.replacen("spotFraction: 1", "spotFraction: 1.5", 1);
+        assert_invalid_at(&text, "spotFraction: 1.5", "nodePools[1].spotFraction");
+    }
+
+    #[test]
+    fn reserve_that_is_not_a_quantity_or_eats_the_node_is_refused() {
+        let text = VALID.replacen("memory: 3584Mi}", "memory: lots}", 1);
+        assert_invalid_at(&text, "memory: lots", "nodePools[0].reserved.memory");
+        let text = VALID.replacen("cpu: \"1\", memory", "cpu: \"16\", memory", 1);
+        assert_invalid_at(
+            &text,
+            "cpu: \"16\"",
+            "leaves nothing of a c7i.4xlarge node's cpu",
+        );
+    }
+
+    #[test]
+    fn pool_service_absent_from_the_shares_is_refused() {
+        let text = VALID.replacen(
+            "          maxNodes: 6\n",
+            "          maxNodes: 6\n          services: [gateway-apj]\n",
+            1,
+        );
+        assert_invalid_at(
+            &text,
+            "gateway-apj",
+            "\"gateway-apj\" is not a service of capacity.shares",
+        );
     }
 
     #[test]

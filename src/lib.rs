@@ -2,6 +2,7 @@
 
 pub mod apply;
 pub mod aws;
+pub mod capacity;
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -9,6 +10,7 @@ pub mod deploy;
 pub mod doctor;
 pub mod exit;
 pub mod lint;
+pub mod loadtest;
 pub mod phases;
 pub mod repo;
 pub mod report;

@@ -305,6 +305,15 @@ async fn unreachable_cluster_exits_3_and_a_broken_kubeconfig_exits_2() {
         "{}",
         text(&output)
     );
+    for read_only in [&["verify"][..], &["doctor"][..]] {
+        let output = tacos(&dead, &aws, read_only).await;
+        assert_eq!(
+            output.status.code(),
+            Some(3),
+            "{read_only:?}: {}",
+            text(&output)
+        );
+    }
     let broken = dir.path().join("broken");
     std::fs::write(&broken, "clusters: [not, a, kubeconfig\n").unwrap();
     let output = tacos(&broken, &aws, &["deploy", "--phase", "apps"]).await;

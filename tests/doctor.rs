@@ -397,18 +397,37 @@ async fn a_cache_whose_security_group_shuts_out_the_cluster_is_found_through_aws
 }
 
 #[tokio::test]
-async fn a_pending_certificate_is_an_edge_root_cause() {
+async fn a_pending_certificate_and_a_record_pointing_elsewhere_are_edge_root_causes() {
     let plane = control_plane().await;
     let client = plane.client().await.unwrap();
     let aws = AwsEmulator::start(AcmValidation::Pending).await.unwrap();
-    aws.seed_platform().await.unwrap();
-    play(&client, &healthy_cluster()).await;
+    let zone = aws.seed_platform().await.unwrap();
+    aws.seed_alias_record(
+        &zone,
+        "api.traffictacos.store",
+        "k8s-old-gateway-999.ap-northeast-2.elb.amazonaws.com",
+    )
+    .await
+    .unwrap();
+    let cluster = healthy_cluster().replace(
+        "hostname: \"*.traffictacos.store\"",
+        "hostname: api.traffictacos.store",
+    );
+    play(&client, &cluster).await;
     let output = doctor(&plane.kubeconfig, Some(&aws), &["--output", "json"]).await;
     assert_eq!(output.status.code(), Some(1), "{}", text(&output));
     let found = diagnoses(&output);
     assert!(
         found.iter().any(|d| d["check"] == "aws-edge-certificate"
             && d["cause"].as_str().unwrap().contains("PENDING_VALIDATION")),
+        "{found:#?}"
+    );
+    assert!(
+        found.iter().any(|d| d["check"] == "aws-edge-dns"
+            && d["cause"]
+                .as_str()
+                .unwrap()
+                .contains("points at k8s-old-gateway-999")),
         "{found:#?}"
     );
 }

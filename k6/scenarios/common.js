@@ -144,3 +144,30 @@ export function getQueueStatus() {
   const res = http.get(`${BASE_URL}${PATHS.queueStatus(eventId())}`, { headers: headers(), tags: { name: 'GET /api/v1/queue/status' } });
   checkStatus(res, 'queue status', [200]);
 }
+
+// One machine-readable line per runner for `tacos loadtest` (it reads the runners' logs), then a short
+// human summary. Thresholds keep deciding k6's exit code (99 when one fails).
+export function handleSummary(data) {
+  const metric = (name, stat) => (data.metrics[name] && data.metrics[name].values[stat]) || 0;
+  const thresholdsOf = {};
+  for (const [name, m] of Object.entries(data.metrics)) {
+    if (m.thresholds) {
+      for (const [expr, result] of Object.entries(m.thresholds)) {
+        thresholdsOf[`${name}: ${expr}`] = result.ok;
+      }
+    }
+  }
+  const summary = {
+    requests: metric('http_reqs', 'count'),
+    rps: metric('http_reqs', 'rate'),
+    p95Ms: metric('http_req_duration', 'p(95)'),
+    p99Ms: metric('http_req_duration', 'p(99)'),
+    errorRate: metric('http_req_failed', 'rate'),
+    thresholds: thresholdsOf,
+  };
+  const failed = Object.entries(thresholdsOf).filter(([, ok]) => !ok).map(([t]) => t);
+  const text = `${summary.requests} requests, ${summary.rps.toFixed(1)} RPS, p95 ${summary.p95Ms.toFixed(1)} ms, ` +
+    `p99 ${summary.p99Ms.toFixed(1)} ms, errors ${(summary.errorRate * 100).toFixed(3)}%` +
+    (failed.length ? `; thresholds failed: ${failed.join(', ')}` : '; all thresholds passed');
+  return { stdout: `TACOS-SUMMARY ${JSON.stringify(summary)}\n${text}\n` };
+}

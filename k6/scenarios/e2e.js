@@ -4,6 +4,7 @@
 //   20% payments (payment-sim-api), 20% queue status (gateway-api and Redis only)
 //   => reservation-api 0.6, inventory-api 0.6, payment-sim-api 0.2 calls per request.
 import { buildOptions, getInventory, createReservation, createPayment, getQueueStatus } from './common.js';
+export { handleSummary } from './common.js';
 
 export const options = buildOptions('e2e', { sustainRps: 30000, spikeRps: 50000 });
 

@@ -1,9 +1,11 @@
 //! One module per subcommand: each turns parsed arguments into work and an exit status.
 
+pub mod capacity;
 pub mod deploy;
 pub mod diff;
 pub mod doctor;
 pub mod lint;
+pub mod loadtest;
 pub mod plan;
 pub mod verify;
 
@@ -23,6 +25,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
     match &cli.command {
         Command::Lint(args) => lint::run(global, args),
         Command::Plan { phase } => plan::run(global, *phase),
+        Command::Capacity(args) => capacity::run(global, args),
+        Command::Loadtest(args) => loadtest::run(global, args).await,
         Command::Completions { shell } => {
             use clap::CommandFactory;
             clap_complete::generate(*shell, &mut Cli::command(), "tacos", &mut std::io::stdout());

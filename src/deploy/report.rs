@@ -270,6 +270,17 @@ impl Reporter {
         }
     }
 
+    /// A line of progress that is neither a check nor an object (e.g. a TestRun's stage).
+    pub fn note(&self, phase: &str, text: &str) {
+        self.emit(phase, "note", text, json!({}));
+    }
+
+    /// The outcome of a run, with its data for `--output json`.
+    pub fn result(&self, phase: &str, text: &str, data: serde_json::Value) {
+        self.close_view();
+        self.emit(phase, "result", text, data);
+    }
+
     pub fn warn(&self, phase: &str, text: &str) {
         self.close_view();
         self.emit(phase, "warning", &format!("warning: {text}"), json!({}));

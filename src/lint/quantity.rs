@@ -1,7 +1,7 @@
 //! Kubernetes resource quantities ("500m", "2", "512Mi", "1G", "1e3"), held exactly in billionths.
 
 use std::fmt;
-use std::ops::{Add, Mul};
+use std::ops::{Add, Mul, Sub};
 
 use serde_json::Value;
 
@@ -51,6 +51,19 @@ impl Quantity {
         }
     }
 
+    /// A size in GiB (`32`, `28.5`), to the byte.
+    pub fn from_gib(gib: f64) -> Quantity {
+        let bytes = (gib * 1024.0 * 1024.0 * 1024.0).round() as i128;
+        Quantity {
+            nanos: bytes.saturating_mul(NANOS_PER_UNIT),
+        }
+    }
+
+    /// How many whole `self` fit in `room`; None when `self` is not positive.
+    pub fn times_within(self, room: Quantity) -> Option<i64> {
+        (self.nanos > 0).then(|| i64::try_from(room.nanos.max(0) / self.nanos).unwrap_or(i64::MAX))
+    }
+
     /// The amount in whole units, for display.
     pub fn as_units(self) -> f64 {
         self.nanos as f64 / NANOS_PER_UNIT as f64
@@ -84,6 +97,16 @@ impl Add for Quantity {
     fn add(self, other: Quantity) -> Quantity {
         Quantity {
             nanos: self.nanos.saturating_add(other.nanos),
+        }
+    }
+}
+
+impl Sub for Quantity {
+    type Output = Quantity;
+
+    fn sub(self, other: Quantity) -> Quantity {
+        Quantity {
+            nanos: self.nanos.saturating_sub(other.nanos),
         }
     }
 }
@@ -218,6 +241,15 @@ mod tests {
         let total = quarter * 35 + Quantity::parse("0.25").unwrap();
         assert_eq!(total, Quantity::parse("9").unwrap());
         assert_eq!(total.to_string(), "9");
+    }
+
+    #[test]
+    fn differences_and_whole_multiples_within_a_room_are_exact() {
+        let node = Quantity::from_gib(32.0) - Quantity::parse("3584Mi").unwrap();
+        assert_eq!(node, Quantity::parse("28.5Gi").unwrap());
+        let pod = Quantity::parse("1536Mi").unwrap();
+        assert_eq!(pod.times_within(node), Some(19));
+        assert_eq!(Quantity::ZERO.times_within(node), None);
     }
 
     #[test]

@@ -259,14 +259,14 @@ fn show(value: &Value) -> String {
 }
 
 /// A capacity annotation, read from the workload's autoscaler when it carries it, else from the workload.
-struct Declared<'a> {
-    object: &'a Object,
-    key: &'static str,
+pub(crate) struct Declared<'a> {
+    pub(crate) object: &'a Object,
+    pub(crate) key: &'static str,
     text: &'a str,
 }
 
 impl<'a> Declared<'a> {
-    fn find(
+    pub(crate) fn find(
         workload: &'a Object,
         range: &ReplicaRange<'a>,
         key: &'static str,
@@ -280,7 +280,7 @@ impl<'a> Declared<'a> {
     }
 
     /// The value as a positive number, or None when it is not one.
-    fn number(&self) -> Option<f64> {
+    pub(crate) fn number(&self) -> Option<f64> {
         self.text
             .trim()
             .parse::<f64>()
@@ -356,7 +356,7 @@ fn capacity(
 }
 
 /// Quota keys that limit pod resources: the hard key, and the container resource it sums.
-const QUOTA_RESOURCES: [(&str, &str, &str); 6] = [
+pub(crate) const QUOTA_RESOURCES: [(&str, &str, &str); 6] = [
     ("requests.cpu", "requests", "cpu"),
     ("cpu", "requests", "cpu"),
     ("requests.memory", "requests", "memory"),
@@ -438,7 +438,7 @@ fn quota_usage<'a>(workloads: &[(&'a Object, i64)], key: &str) -> Option<QuotaUs
 }
 
 /// A pod's effective request or limit of one resource: the larger of its containers' sum and its largest init container.
-fn pod_amount(pod: &Value, section: &str, resource: &str) -> Quantity {
+pub(crate) fn pod_amount(pod: &Value, section: &str, resource: &str) -> Quantity {
     let amounts = |list: &str| -> Vec<Quantity> {
         pod[list]
             .as_array()

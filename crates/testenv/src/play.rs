@@ -195,3 +195,81 @@ pub async fn k6_operator_set_stage(
     let runs = api(client, "k6.io", "v1alpha1", "TestRun", namespace);
     patch_status(&runs, name, json!({ "stage": stage }), "k6-operator").await
 }
+
+/// Plays k6-operator through a whole run once the TestRun exists: its stages, and `runners` runner
+/// pods (labelled as k6-operator labels them) that end with k6's `exit_code` (0 passed, 99 a
+/// threshold failed). Kubelets are played too: the pods get their terminated status directly.
+pub async fn k6_operator_run(
+    client: &kube::Client,
+    namespace: &str,
+    name: &str,
+    runners: usize,
+    exit_code: i32,
+) -> Result<()> {
+    use k8s_openapi::api::core::v1::{Pod, ServiceAccount};
+    let runs = api(client, "k6.io", "v1alpha1", "TestRun", namespace);
+    let started = std::time::Instant::now();
+    while runs
+        .get_opt(name)
+        .await
+        .map_err(kube_err(format!("read TestRun {namespace}/{name}")))?
+        .is_none()
+    {
+        if started.elapsed() > std::time::Duration::from_secs(120) {
+            return Err(crate::TestenvError::Timeout {
+                what: format!("TestRun {namespace}/{name} to appear"),
+                seconds: 120,
+            });
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    // Each stage lasts a moment, as with the real operator (a follower must see them all).
+    for stage in ["initialization", "initialized", "created", "started"] {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        k6_operator_set_stage(client, namespace, name, stage).await?;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), namespace);
+    let account =
+        json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default"}});
+    accounts
+        .patch(
+            "default",
+            &PatchParams::apply("k6-operator"),
+            &Patch::Apply(&account),
+        )
+        .await
+        .map_err(kube_err(format!(
+            "create ServiceAccount {namespace}/default"
+        )))?;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
+    for index in 1..=runners {
+        let pod_name = format!("{name}-{index}");
+        let pod = json!({
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": pod_name, "labels": {"app": "k6", "k6_cr": name, "runner": "true"}},
+            "spec": {"restartPolicy": "Never", "containers": [{"name": "k6", "image": "grafana/k6:1.4.2"}]}
+        });
+        pods.patch(
+            &pod_name,
+            &PatchParams::apply("k6-operator"),
+            &Patch::Apply(&pod),
+        )
+        .await
+        .map_err(kube_err(format!(
+            "create runner pod {namespace}/{pod_name}"
+        )))?;
+        let status = json!({"status": {
+            "phase": if exit_code == 0 { "Succeeded" } else { "Failed" },
+            "containerStatuses": [{"name": "k6", "image": "grafana/k6:1.4.2", "imageID": "", "ready": false, "restartCount": 0,
+                "state": {"terminated": {"exitCode": exit_code, "reason": if exit_code == 0 { "Completed" } else { "Error" }}}}]
+        }});
+        pods.patch_status(&pod_name, &PatchParams::default(), &Patch::Merge(&status))
+            .await
+            .map_err(kube_err(format!(
+                "set status of runner pod {namespace}/{pod_name}"
+            )))?;
+    }
+    k6_operator_set_stage(client, namespace, name, "finished").await
+}

@@ -1,0 +1,219 @@
+//! `tacos loadtest --scenario S`: check the target fits and k6-operator is there, start the TestRun, follow it (and the services' replicas), and exit by its thresholds.
+
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::apply::{Applier, ApplyOptions};
+use crate::cli::{GlobalArgs, LoadtestArgs, OutputFormat};
+use crate::config::ConfigFile;
+use crate::deploy::checks::{CheckContext, CheckOutcome, preflight};
+use crate::deploy::render::RenderOptions;
+use crate::deploy::report::{ReportFormat, Reporter};
+use crate::exit::{ExitStatus, StatusError};
+use crate::loadtest::{self, FollowEvent, Scenario};
+use crate::phases;
+use crate::report::Severity;
+
+const PHASE: &str = "loadtest";
+
+pub async fn run(global: &GlobalArgs, args: &LoadtestArgs) -> anyhow::Result<ExitStatus> {
+    super::require_output(
+        global.output,
+        &[OutputFormat::Human, OutputFormat::Json],
+        "loadtest",
+    )?;
+    let config =
+        ConfigFile::load(&global.config).map_err(|e| StatusError::bad_input(e.to_string()))?;
+    let (_, environment) = config
+        .environment(&global.config, global.environment.as_deref())
+        .map_err(|e| StatusError::bad_input(e.to_string()))?;
+    let scenario: Scenario = args.scenario;
+    let objects = loadtest::render(&global.repo, scenario)
+        .map_err(|e| StatusError::bad_input(e.to_string()))?;
+    let client = super::kube_client(global).await?;
+    let reporter = Reporter::new(match global.output {
+        OutputFormat::Json => ReportFormat::Json,
+        _ if std::io::stdout().is_terminal() => ReportFormat::Live {
+            color: super::use_color(),
+        },
+        _ => ReportFormat::Human {
+            color: false,
+            timestamps: true,
+        },
+    });
+    let target = scenario.peak_rps(
+        environment.capacity.sustained_rps,
+        environment.capacity.spike_rps,
+    );
+    reporter.phase_started(
+        PHASE,
+        &format!("k6 scenario {} up to {target} RPS", scenario.name()),
+    );
+
+    let render = RenderOptions {
+        repo: global.repo.clone(),
+        chart_dir: None,
+        helm: args.helm.clone(),
+    };
+    let context = CheckContext {
+        client: &client,
+        aws: None,
+        environment,
+        render: &render,
+    };
+    let phase = phases::get(crate::cli::PhaseName::Loadtest);
+    let mut outcomes = preflight(&context, &phase, &objects, None)
+        .await
+        .map_err(|e| {
+            let status = super::deploy::deploy_status(&e);
+            anyhow::Error::new(e).context(StatusError {
+                status,
+                message: "loadtest could not check the cluster".into(),
+            })
+        })?;
+    let helm = crate::capacity::find_helm(args.helm.as_deref())
+        .map_err(|e| StatusError::bad_input(e.to_string()))?;
+    let model = crate::capacity::load_model(
+        &global.repo,
+        &global.config,
+        global.environment.as_deref(),
+        &helm,
+    )
+    .map_err(|e| StatusError::bad_input(e.to_string()))?;
+    outcomes.push(CheckOutcome {
+        check: phases::loadtest::CAPACITY_FITS,
+        findings: crate::capacity::check_fit(&model, f64::from(target))
+            .err()
+            .unwrap_or_default(),
+    });
+    for outcome in &outcomes {
+        reporter.check(PHASE, &outcome.check, &outcome.findings);
+    }
+    let failed = outcomes
+        .iter()
+        .filter(|o| o.findings.iter().any(|f| f.severity == Severity::Error))
+        .count();
+    if failed > 0 {
+        return Err(StatusError {
+            status: ExitStatus::Findings,
+            message: format!("loadtest: {failed} check(s) failed; nothing was applied"),
+        }
+        .into());
+    }
+
+    let name = objects
+        .iter()
+        .find(|o| o.kind() == "TestRun")
+        .map(|o| o.name().to_string())
+        .unwrap_or_default();
+    if loadtest::remove_previous_run(&client, &name)
+        .await
+        .map_err(|e| StatusError::unreachable(e.to_string()))?
+    {
+        reporter.note(PHASE, &format!("removed the previous TestRun {name}"));
+    }
+    let applier = Applier::new(client.clone(), ApplyOptions::default());
+    applier
+        .apply(&objects, &|applied| reporter.applied(PHASE, applied, false))
+        .await
+        .map_err(|e| {
+            let status = if e.is_unreachable() {
+                ExitStatus::Unreachable
+            } else {
+                ExitStatus::Findings
+            };
+            anyhow::Error::new(e).context(StatusError {
+                status,
+                message: "the TestRun could not be applied".into(),
+            })
+        })?;
+
+    let on_event = |event: &FollowEvent| match event {
+        FollowEvent::Stage(stage) => reporter.note(PHASE, &format!("TestRun {name}: {stage}")),
+        FollowEvent::Replicas(replicas) => {
+            let line = replicas
+                .iter()
+                .map(|(service, current, desired, max)| {
+                    format!(
+                        "{service} {current}/{max}{}",
+                        if desired != current {
+                            format!(" (-> {desired})")
+                        } else {
+                            String::new()
+                        }
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            if !line.is_empty() {
+                reporter.note(PHASE, &format!("replicas: {line}"));
+            }
+        }
+    };
+    let stage = loadtest::follow(
+        &client,
+        &name,
+        &environment.app_namespace,
+        args.timeout,
+        Duration::from_secs(15),
+        &on_event,
+    )
+    .await
+    .map_err(|e| {
+        let status = match e {
+            loadtest::LoadtestError::Unreachable { .. } => ExitStatus::Unreachable,
+            _ => ExitStatus::Findings,
+        };
+        anyhow::Error::new(e).context(StatusError {
+            status,
+            message: format!("loadtest {} did not finish", scenario.name()),
+        })
+    })?;
+    let runners = loadtest::runner_results(&client, &name)
+        .await
+        .map_err(|e| StatusError::unreachable(e.to_string()))?;
+    let verdict = loadtest::judge(&stage, &runners);
+    let number = |value: Option<f64>, unit: &str| {
+        value
+            .map(|v| format!("{v:.1}{unit}"))
+            .unwrap_or_else(|| "n/a".into())
+    };
+    let mut text = format!(
+        "{} {}: {} runner(s); {} RPS, p95 {}, p99 {}, errors {}",
+        if verdict.passed { "✔" } else { "✗" },
+        if verdict.passed {
+            "thresholds passed"
+        } else {
+            "thresholds failed"
+        },
+        runners.len(),
+        number(verdict.rps, ""),
+        number(verdict.p95_ms, " ms"),
+        number(verdict.p99_ms, " ms"),
+        verdict
+            .error_rate
+            .map(|r| format!("{:.3}%", r * 100.0))
+            .unwrap_or_else(|| "n/a".into()),
+    );
+    for reason in &verdict.reasons {
+        text.push_str(&format!("\n      {reason}"));
+    }
+    for threshold in &verdict.failed_thresholds {
+        text.push_str(&format!("\n      failed threshold {threshold}"));
+    }
+    if verdict.rps.is_none() {
+        text.push_str("\n      (numbers need every runner's TACOS-SUMMARY log line; see k6/scenarios/common.js)");
+    }
+    reporter.result(
+        PHASE,
+        &text,
+        json!({"verdict": verdict, "runners": runners}),
+    );
+    Ok(if verdict.passed {
+        ExitStatus::Clean
+    } else {
+        ExitStatus::Findings
+    })
+}
