@@ -12,6 +12,8 @@ use serde_json::Value;
 use super::Snapshot;
 use k8s_openapi::api::core::v1::Pod;
 
+/// Objects per LIST page: a 10,000-pod cluster is never held as one response body.
+const PAGE: u32 = 500;
 /// Containers whose last log lines are fetched at most (crashing ones only).
 const MAX_LOGS: usize = 20;
 const LOG_LINES: i64 = 10;
@@ -57,9 +59,22 @@ where
     K::DynamicType: Default,
 {
     let api: Api<K> = Api::all(client.clone());
-    match api.list(&ListParams::default()).await {
-        Ok(list) => Ok(list.items),
-        Err(error) => unreadable.record(what, error).map(|()| Vec::new()),
+    let mut params = ListParams::default().limit(PAGE);
+    let mut items = Vec::new();
+    loop {
+        let list = match api.list(&params).await {
+            Ok(list) => list,
+            Err(error) => return unreadable.record(what, error).map(|()| Vec::new()),
+        };
+        // Who wrote which field is of no use to doctor, and it is most of a pod's size.
+        items.extend(list.items.into_iter().map(|mut item| {
+            item.meta_mut().managed_fields = None;
+            item
+        }));
+        match list.metadata.continue_ {
+            Some(token) if !token.is_empty() => params = params.continue_token(&token),
+            _ => return Ok(items),
+        }
     }
 }
 
