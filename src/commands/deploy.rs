@@ -1,13 +1,12 @@
 //! `tacos deploy --phase P` (and `tacos gateway|argocd|apps`): set up the cluster and AWS clients, run each phase, stop cleanly on Ctrl-C.
 
-use std::io::IsTerminal;
 use std::sync::Mutex;
 
 use crate::aws::{AwsContext, AwsError};
 use crate::cli::{ApplyArgs, GlobalArgs, OutputFormat, PhaseName, PhaseSelection};
-use crate::config::{ConfigFile, Environment};
+use crate::config::Environment;
 use crate::deploy::render::RenderOptions;
-use crate::deploy::report::{ReportFormat, Reporter};
+use crate::deploy::report::Reporter;
 use crate::deploy::{DeployContext, DeployError, run_phase};
 use crate::exit::{ExitStatus, StatusError};
 use crate::phases;
@@ -22,12 +21,7 @@ pub async fn run(
         &[OutputFormat::Human, OutputFormat::Json],
         "deploy",
     )?;
-    let config =
-        ConfigFile::load(&global.config).map_err(|e| StatusError::bad_input(e.to_string()))?;
-    let (_, environment) = config
-        .environment(&global.config, global.environment.as_deref())
-        .map_err(|e| StatusError::bad_input(e.to_string()))?;
-    let environment = environment.clone();
+    let environment = super::environment(global)?;
     let client = super::kube_client(global).await?;
     let phase_names = selection.phases();
     let aws = if phase_names
@@ -38,16 +32,7 @@ pub async fn run(
     } else {
         None
     };
-    let format = match global.output {
-        OutputFormat::Json => ReportFormat::Json,
-        _ if std::io::stdout().is_terminal() => ReportFormat::Live {
-            color: super::use_color(),
-        },
-        _ => ReportFormat::Human {
-            color: false,
-            timestamps: true,
-        },
-    };
+    let format = super::report_format(global);
     let context = DeployContext {
         client,
         aws,

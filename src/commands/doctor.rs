@@ -5,7 +5,6 @@ use std::fmt::Write;
 use serde_json::json;
 
 use crate::cli::{GlobalArgs, OutputFormat};
-use crate::config::ConfigFile;
 use crate::doctor::collect::{CollectError, collect};
 use crate::doctor::{CHECKS, Diagnosis, aws_checks, diagnose};
 use crate::exit::{ExitStatus, StatusError};
@@ -17,11 +16,8 @@ pub async fn run(global: &GlobalArgs, fail_on: Severity) -> anyhow::Result<ExitS
         &[OutputFormat::Human, OutputFormat::Json],
         "doctor",
     )?;
-    let config =
-        ConfigFile::load(&global.config).map_err(|e| StatusError::bad_input(e.to_string()))?;
-    let (_, environment) = config
-        .environment(&global.config, global.environment.as_deref())
-        .map_err(|e| StatusError::bad_input(e.to_string()))?;
+    let environment = super::environment(global)?;
+    let environment = &environment;
     let client = super::kube_client(global).await?;
     let snapshot = collect(&client).await.map_err(|error| match error {
         CollectError::Unreachable { .. } => StatusError::unreachable(error.to_string()),

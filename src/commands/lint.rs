@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 
 use crate::cli::{GlobalArgs, LintArgs, OutputFormat};
-use crate::config::ConfigFile;
 use crate::exit::{ExitStatus, StatusError};
 use crate::lint::{LintContext, LintSettings, catalogue, run as run_rules};
 use crate::repo::{LoadOptions, load};
@@ -73,11 +72,8 @@ fn lint_settings(global: &GlobalArgs) -> anyhow::Result<LintSettings> {
     if !global.config.is_file() {
         return Ok(LintSettings::default());
     }
-    let config =
-        ConfigFile::load(&global.config).map_err(|e| StatusError::bad_input(e.to_string()))?;
-    let (_, environment) = config
-        .environment(&global.config, global.environment.as_deref())
-        .map_err(|e| StatusError::bad_input(e.to_string()))?;
+    let environment = super::environment(global)?;
+    let environment = &environment;
     Ok(LintSettings {
         headroom: environment.capacity.headroom,
     })

@@ -1,16 +1,14 @@
 //! `tacos loadtest --scenario S`: check the target fits and k6-operator is there, start the TestRun, follow it (and the services' replicas), and exit by its thresholds.
 
-use std::io::IsTerminal;
 use std::time::Duration;
 
 use serde_json::json;
 
 use crate::apply::{Applier, ApplyOptions};
 use crate::cli::{GlobalArgs, LoadtestArgs, OutputFormat};
-use crate::config::ConfigFile;
 use crate::deploy::checks::{CheckContext, CheckOutcome, preflight};
 use crate::deploy::render::RenderOptions;
-use crate::deploy::report::{ReportFormat, Reporter};
+use crate::deploy::report::Reporter;
 use crate::exit::{ExitStatus, StatusError};
 use crate::loadtest::{self, FollowEvent, Scenario};
 use crate::phases;
@@ -24,25 +22,13 @@ pub async fn run(global: &GlobalArgs, args: &LoadtestArgs) -> anyhow::Result<Exi
         &[OutputFormat::Human, OutputFormat::Json],
         "loadtest",
     )?;
-    let config =
-        ConfigFile::load(&global.config).map_err(|e| StatusError::bad_input(e.to_string()))?;
-    let (_, environment) = config
-        .environment(&global.config, global.environment.as_deref())
-        .map_err(|e| StatusError::bad_input(e.to_string()))?;
+    let environment = super::environment(global)?;
+    let environment = &environment;
     let scenario: Scenario = args.scenario;
     let objects = loadtest::render(&global.repo, scenario)
         .map_err(|e| StatusError::bad_input(e.to_string()))?;
     let client = super::kube_client(global).await?;
-    let reporter = Reporter::new(match global.output {
-        OutputFormat::Json => ReportFormat::Json,
-        _ if std::io::stdout().is_terminal() => ReportFormat::Live {
-            color: super::use_color(),
-        },
-        _ => ReportFormat::Human {
-            color: false,
-            timestamps: true,
-        },
-    });
+    let reporter = Reporter::new(super::report_format(global));
     let target = scenario.peak_rps(
         environment.capacity.sustained_rps,
         environment.capacity.spike_rps,

@@ -44,6 +44,29 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
     }
 }
 
+/// The environment of tacos.yaml the flags select (`--config`, `--env`).
+pub fn environment(global: &GlobalArgs) -> Result<crate::config::Environment, StatusError> {
+    let config = crate::config::ConfigFile::load(&global.config)
+        .map_err(|e| StatusError::bad_input(e.to_string()))?;
+    let (_, environment) = config
+        .environment(&global.config, global.environment.as_deref())
+        .map_err(|e| StatusError::bad_input(e.to_string()))?;
+    Ok(environment.clone())
+}
+
+/// How a run that applies and waits reports: JSON events, a live view on a terminal, timestamped lines otherwise.
+pub fn report_format(global: &GlobalArgs) -> crate::deploy::report::ReportFormat {
+    use crate::deploy::report::ReportFormat;
+    match global.output {
+        OutputFormat::Json => ReportFormat::Json,
+        _ if std::io::stdout().is_terminal() => ReportFormat::Live { color: use_color() },
+        _ => ReportFormat::Human {
+            color: false,
+            timestamps: true,
+        },
+    }
+}
+
 /// Refuses an output format the command does not have.
 pub fn require_output(
     format: OutputFormat,

@@ -3,7 +3,6 @@
 use serde_json::json;
 
 use crate::cli::{GlobalArgs, OutputFormat, PhaseName, PhaseSelection};
-use crate::config::ConfigFile;
 use crate::deploy::render::RenderOptions;
 use crate::exit::{ExitStatus, StatusError};
 use crate::phases;
@@ -21,11 +20,8 @@ pub async fn run(
         &[OutputFormat::Human, OutputFormat::Json, OutputFormat::Junit],
         "verify",
     )?;
-    let config =
-        ConfigFile::load(&global.config).map_err(|e| StatusError::bad_input(e.to_string()))?;
-    let (_, environment) = config
-        .environment(&global.config, global.environment.as_deref())
-        .map_err(|e| StatusError::bad_input(e.to_string()))?;
+    let environment = super::environment(global)?;
+    let environment = &environment;
     let client = super::kube_client(global).await?;
     let phase_names = selection.phases();
     let aws = if phase_names
