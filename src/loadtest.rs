@@ -190,12 +190,13 @@ pub async fn follow(
     on_event: &(dyn Fn(&FollowEvent) + Sync),
 ) -> Result<String, LoadtestError> {
     use futures::StreamExt;
+    use kube::runtime::WatchStreamExt;
     use kube::runtime::watcher::{self, Event};
 
     let api = testruns(client);
     let autoscalers: Api<HorizontalPodAutoscaler> = Api::namespaced(client.clone(), app_namespace);
     let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
-    let mut events = std::pin::pin!(watcher::watcher(api, config));
+    let mut events = std::pin::pin!(watcher::watcher(api, config).default_backoff());
     let mut ticker = tokio::time::interval(replicas_every);
     let deadline = tokio::time::sleep(timeout);
     tokio::pin!(deadline);
@@ -214,7 +215,9 @@ pub async fn follow(
                         }
                         continue;
                     }
-                    None => continue,
+                    None => {
+                        return Err(LoadtestError::Unreachable { action: "watching the TestRun".into(), message: "the watch ended".into() });
+                    }
                 };
                 first_error = None;
                 let Some(now) = run.data["status"]["stage"].as_str() else { continue };

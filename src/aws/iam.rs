@@ -2,7 +2,7 @@
 
 use super::{AwsContext, AwsError};
 use crate::phases::apps::IRSA_ROLES_EXIST;
-use crate::repo::Object;
+use crate::repo::{Location, Object};
 use crate::report::Finding;
 
 /// The annotation through which a ServiceAccount names its IAM role (IRSA).
@@ -15,21 +15,25 @@ pub struct RoleClaim {
     pub service_account: String,
     pub role_arn: String,
     /// Where the ServiceAccount is written (file:line, or the Application that renders it).
-    pub written_at: String,
+    pub location: Location,
 }
 
-/// Every ServiceAccount among `objects` that names a role.
-pub fn role_claims<'a>(objects: impl IntoIterator<Item = &'a Object>) -> Vec<RoleClaim> {
+/// Every ServiceAccount among `objects` that names a role; one written without a namespace is in
+/// `default_namespace` (where it is applied).
+pub fn role_claims<'a>(
+    objects: impl IntoIterator<Item = &'a Object>,
+    default_namespace: &str,
+) -> Vec<RoleClaim> {
     objects
         .into_iter()
         .filter(|o| o.is("", "ServiceAccount"))
         .filter_map(|sa| {
             let arn = sa.value["metadata"]["annotations"][ROLE_ARN_ANNOTATION].as_str()?;
             Some(RoleClaim {
-                namespace: sa.namespace().unwrap_or("default").to_string(),
+                namespace: sa.namespace().unwrap_or(default_namespace).to_string(),
                 service_account: sa.name().to_string(),
                 role_arn: arn.to_string(),
-                written_at: sa.location().to_string(),
+                location: sa.location(),
             })
         })
         .collect()
@@ -75,19 +79,35 @@ pub fn trusts_service_account(policy_document: &str, namespace: &str, name: &str
         serde_json::Value::Array(list) => list.clone(),
         single => vec![single.clone()],
     };
+    let names = |value: &serde_json::Value, wanted: &[&str]| match value {
+        serde_json::Value::String(one) => wanted.contains(&one.as_str()),
+        serde_json::Value::Array(many) => many
+            .iter()
+            .any(|v| v.as_str().is_some_and(|v| wanted.contains(&v))),
+        _ => false,
+    };
+    // Only `<issuer>:sub` under StringEquals (exact) or StringLike (exact, or `ns:*`) admits the
+    // ServiceAccount; a StringNotEquals naming it does the opposite.
+    let subject_admitted = |condition: &serde_json::Value| {
+        [
+            ("StringEquals", vec![exact.as_str()]),
+            (
+                "StringLike",
+                vec![exact.as_str(), any_in_namespace.as_str()],
+            ),
+        ]
+        .iter()
+        .any(|(operator, wanted)| {
+            condition[*operator].as_object().is_some_and(|keys| {
+                keys.iter()
+                    .any(|(key, value)| key.ends_with(":sub") && names(value, wanted))
+            })
+        })
+    };
     statements.iter().any(|statement| {
-        let allows = statement["Effect"].as_str() == Some("Allow");
-        let action = &statement["Action"];
-        let web_identity = action.as_str() == Some("sts:AssumeRoleWithWebIdentity")
-            || action.as_array().is_some_and(|a| {
-                a.iter()
-                    .any(|v| v.as_str() == Some("sts:AssumeRoleWithWebIdentity"))
-            });
-        let conditions = statement["Condition"].to_string();
-        allows
-            && web_identity
-            && (conditions.contains(&format!("\"{exact}\""))
-                || conditions.contains(&format!("\"{any_in_namespace}\"")))
+        statement["Effect"].as_str() == Some("Allow")
+            && names(&statement["Action"], &["sts:AssumeRoleWithWebIdentity"])
+            && subject_admitted(&statement["Condition"])
     })
 }
 
@@ -97,14 +117,15 @@ pub async fn check_roles(aws: &AwsContext, claims: &[RoleClaim]) -> Result<Vec<F
     let mut findings = Vec::new();
     for claim in claims {
         let subject = format!(
-            "ServiceAccount {}/{} ({})",
-            claim.namespace, claim.service_account, claim.written_at
+            "ServiceAccount {}/{}",
+            claim.namespace, claim.service_account
         );
+        let location = Some(claim.location.clone());
         let Some(arn) = parse_role_arn(&claim.role_arn) else {
             findings.push(Finding::new(
                 &IRSA_ROLES_EXIST,
                 subject,
-                None,
+                location,
                 format!(
                     "{ROLE_ARN_ANNOTATION} is `{}`, not a role ARN (arn:aws:iam::ACCOUNT:role/NAME)",
                     claim.role_arn
@@ -116,7 +137,7 @@ pub async fn check_roles(aws: &AwsContext, claims: &[RoleClaim]) -> Result<Vec<F
             findings.push(Finding::new(
                 &IRSA_ROLES_EXIST,
                 subject,
-                None,
+                location,
                 format!(
                     "role {} is in account {}, not the configured account ({})",
                     claim.role_arn, arn.account, aws.target
@@ -143,7 +164,7 @@ pub async fn check_roles(aws: &AwsContext, claims: &[RoleClaim]) -> Result<Vec<F
             findings.push(Finding::new(
                 &IRSA_ROLES_EXIST,
                 subject,
-                None,
+                location,
                 format!("IAM role {} does not exist ({})", arn.name, aws.target),
             ));
             continue;
@@ -154,7 +175,7 @@ pub async fn check_roles(aws: &AwsContext, claims: &[RoleClaim]) -> Result<Vec<F
                 Finding::new(
                     &IRSA_ROLES_EXIST,
                     subject,
-                    None,
+                    location,
                     format!(
                         "IAM role {} does not trust system:serviceaccount:{}:{} (no sts:AssumeRoleWithWebIdentity statement with that subject); its pods would get no AWS credentials",
                         arn.name, claim.namespace, claim.service_account
@@ -218,6 +239,30 @@ mod tests {
             percent_encoding::utf8_percent_encode(TRUST, percent_encoding::NON_ALPHANUMERIC)
                 .to_string();
         assert!(trusts_service_account(&encoded, "tacos-app", "gateway-api"));
+    }
+
+    #[test]
+    fn a_condition_that_excludes_the_service_account_does_not_trust_it() {
+        let excluding = TRUST.replace("StringEquals", "StringNotEquals");
+        assert!(!trusts_service_account(
+            &excluding,
+            "tacos-app",
+            "gateway-api"
+        ));
+        let other_key = TRUST.replace(":sub", ":aud");
+        assert!(!trusts_service_account(
+            &other_key,
+            "tacos-app",
+            "gateway-api"
+        ));
+        let namespace_wide = TRUST
+            .replace("StringEquals", "StringLike")
+            .replace("tacos-app:gateway-api", "tacos-app:*");
+        assert!(trusts_service_account(
+            &namespace_wide,
+            "tacos-app",
+            "inventory-api"
+        ));
     }
 
     #[test]

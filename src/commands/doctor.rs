@@ -24,15 +24,16 @@ pub async fn run(global: &GlobalArgs, fail_on: Severity) -> anyhow::Result<ExitS
     })?;
     let mut diagnoses = diagnose(&snapshot);
     // AWS is evidence, not a precondition: at 3 a.m. the cluster half must work without it.
-    let aws_note = match super::deploy::connect_aws(global, environment).await {
-        Ok(aws) => match aws_checks::diagnose_aws(&aws, environment, &snapshot).await {
-            Ok(found) => {
-                diagnoses.extend(found);
-                None
-            }
-            Err(error) => Some(format!("AWS checks stopped: {error}")),
-        },
-        Err(error) => Some(format!("AWS checks skipped: {error:#}")),
+    let skipped: Vec<(&str, String)> = match super::deploy::connect_aws(global, environment).await {
+        Ok(aws) => {
+            let found = aws_checks::diagnose_aws(&aws, environment, &snapshot).await;
+            diagnoses.extend(found.diagnoses);
+            found.skipped
+        }
+        Err(error) => aws_checks::CHECKS
+            .iter()
+            .map(|c| (c.id, format!("AWS checks skipped: {error:#}")))
+            .collect(),
     };
     crate::doctor::sort(&mut diagnoses);
     let failing = diagnoses.iter().filter(|d| d.severity >= fail_on).count();
@@ -42,18 +43,18 @@ pub async fn run(global: &GlobalArgs, fail_on: Severity) -> anyhow::Result<ExitS
             serde_json::to_string_pretty(&json!({
                 "healthy": failing == 0,
                 "diagnoses": diagnoses,
-                "checks": CHECKS.iter().map(|c| (c, true)).chain(aws_checks::CHECKS.iter().map(|c| (c, aws_note.is_none()))).map(|(c, ran)| json!({
-                    "check": c.id,
-                    "title": c.summary,
-                    "passed": ran.then(|| !diagnoses.iter().any(|d| d.check == c.id)),
-                })).collect::<Vec<_>>(),
-                "notes": aws_note.iter().collect::<Vec<_>>(),
+                "checks": CHECKS.iter().chain(aws_checks::CHECKS).map(|c| {
+                    let why = skipped.iter().find(|(id, _)| *id == c.id).map(|(_, why)| why);
+                    json!({
+                        "check": c.id,
+                        "title": c.summary,
+                        "passed": why.is_none().then(|| !diagnoses.iter().any(|d| d.check == c.id)),
+                        "skipped": why,
+                    })
+                }).collect::<Vec<_>>(),
             }))?
         ),
-        _ => print!(
-            "{}",
-            render_human(&diagnoses, aws_note.as_deref(), super::use_color())
-        ),
+        _ => print!("{}", render_human(&diagnoses, &skipped, super::use_color())),
     }
     Ok(if failing > 0 {
         ExitStatus::Findings
@@ -63,8 +64,8 @@ pub async fn run(global: &GlobalArgs, fail_on: Severity) -> anyhow::Result<ExitS
 }
 
 /// Every check with ✔/✗ (`flux check`-like); under each ✗ its causes, most severe first, with evidence, symptoms and the fix.
-/// `note` says why the AWS checks did not run (they are then shown as skipped, never as passed).
-pub fn render_human(diagnoses: &[Diagnosis], note: Option<&str>, color: bool) -> String {
+/// `skipped` are the checks that could not run, and why (shown as skipped, never as passed).
+pub fn render_human(diagnoses: &[Diagnosis], skipped: &[(&str, String)], color: bool) -> String {
     let paint = |text: &str, code: &str| {
         if color {
             format!("\x1b[{code}m{text}\x1b[0m")
@@ -73,14 +74,13 @@ pub fn render_human(diagnoses: &[Diagnosis], note: Option<&str>, color: bool) ->
         }
     };
     let mut out = String::new();
-    let aws_ran = note.is_none();
-    for (check, ran) in CHECKS
-        .iter()
-        .map(|c| (c, true))
-        .chain(aws_checks::CHECKS.iter().map(|c| (c, aws_ran)))
-    {
-        if !ran {
+    let mut reasons: Vec<&str> = Vec::new();
+    for check in CHECKS.iter().chain(aws_checks::CHECKS) {
+        if let Some((_, why)) = skipped.iter().find(|(id, _)| *id == check.id) {
             let _ = writeln!(out, "- {} (skipped)", check.summary);
+            if !reasons.contains(&why.as_str()) {
+                reasons.push(why);
+            }
             continue;
         }
         let found: Vec<&Diagnosis> = diagnoses.iter().filter(|d| d.check == check.id).collect();
@@ -113,8 +113,8 @@ pub fn render_human(diagnoses: &[Diagnosis], note: Option<&str>, color: bool) ->
             let _ = writeln!(out, "        fix: {}", diagnosis.remedy);
         }
     }
-    if let Some(note) = note {
-        let _ = writeln!(out, "{} {note}", paint("!", "33"));
+    for reason in reasons {
+        let _ = writeln!(out, "{} {reason}", paint("!", "33"));
     }
     let errors = diagnoses
         .iter()

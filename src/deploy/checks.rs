@@ -37,11 +37,21 @@ fn aws_for<'a>(context: &'a CheckContext<'_>) -> Result<&'a AwsContext, DeployEr
 
 /// Hostnames the phase's Gateways listen on.
 pub fn listener_hostnames(objects: &[Object]) -> Vec<String> {
-    let mut hostnames: Vec<String> = objects
-        .iter()
-        .filter(|o| o.is("gateway.networking.k8s.io", "Gateway"))
+    listener_hostnames_of(
+        objects
+            .iter()
+            .filter(|o| o.is("gateway.networking.k8s.io", "Gateway"))
+            .map(|g| &g.value),
+    )
+}
+
+/// Hostnames these Gateways (as JSON) listen on, sorted, once each.
+pub fn listener_hostnames_of<'a>(
+    gateways: impl Iterator<Item = &'a serde_json::Value>,
+) -> Vec<String> {
+    let mut hostnames: Vec<String> = gateways
         .flat_map(|g| {
-            g.value["spec"]["listeners"]
+            g["spec"]["listeners"]
                 .as_array()
                 .cloned()
                 .unwrap_or_default()
@@ -128,7 +138,8 @@ pub async fn preflight(
         PhaseName::Apps => {
             let aws = aws_for(context)?;
             let rendered = render_application_charts(phase, context.render)?;
-            let claims = aws::iam::role_claims(objects.iter().chain(&rendered));
+            let claims =
+                aws::iam::role_claims(objects.iter().chain(&rendered), &environment.app_namespace);
             outcomes.push(CheckOutcome {
                 check: phases::apps::IRSA_ROLES_EXIST,
                 findings: aws::iam::check_roles(aws, &claims).await?,

@@ -185,8 +185,13 @@ impl Reporter {
         let failed = findings.iter().any(|f| f.severity == Severity::Error);
         let mut text = format!("{} {}: {}", self.mark(!failed), check.id, check.summary);
         for finding in findings {
+            let place = finding
+                .location
+                .as_ref()
+                .map(|l| format!(" ({l})"))
+                .unwrap_or_default();
             text.push_str(&format!(
-                "\n      {} {}: {}\n      fix: {}",
+                "\n      {} {}{place}: {}\n      fix: {}",
                 finding.severity, finding.subject, finding.message, finding.remedy
             ));
         }

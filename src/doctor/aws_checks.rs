@@ -7,6 +7,7 @@ use crate::report::{Finding, RuleInfo, Severity};
 
 use super::egress::configured_endpoints;
 use super::{Diagnosis, Snapshot};
+use crate::deploy::checks::listener_hostnames_of;
 
 pub const CACHE_INGRESS: RuleInfo = RuleInfo {
     id: "aws-cache-admits-cluster",
@@ -40,8 +41,55 @@ fn from_finding(check: &RuleInfo, finding: Finding) -> Diagnosis {
     }
 }
 
+/// What the AWS half found, and the checks it could not finish (with why): one failing call never
+/// hides what the other checks found.
+#[derive(Debug, Default)]
+pub struct AwsFindings {
+    pub diagnoses: Vec<Diagnosis>,
+    pub skipped: Vec<(&'static str, String)>,
+}
+
+impl AwsFindings {
+    fn keep(&mut self, check: &RuleInfo, found: Result<Vec<Diagnosis>, AwsError>) {
+        match found {
+            Ok(diagnoses) => self.diagnoses.extend(diagnoses),
+            Err(error) => self.skipped.push((check.id, error.to_string())),
+        }
+    }
+}
+
 /// Every AWS-side root cause the snapshot points at.
 pub async fn diagnose_aws(
+    aws: &AwsContext,
+    environment: &Environment,
+    snapshot: &Snapshot,
+) -> AwsFindings {
+    let mut found = AwsFindings::default();
+    found.keep(&CACHE_INGRESS, caches(aws, environment, snapshot).await);
+    let gateways: Vec<&serde_json::Value> = snapshot.gateways.iter().collect();
+    let hostnames = listener_hostnames_of(gateways.iter().copied());
+    if !hostnames.is_empty() {
+        let certificate = acm::check_certificate(
+            aws,
+            &environment.certificate.domain,
+            &hostnames,
+            environment.certificate.min_days_valid,
+        )
+        .await
+        .map(|findings| {
+            findings
+                .into_iter()
+                .map(|f| from_finding(&EDGE_CERTIFICATE, f))
+                .collect()
+        });
+        found.keep(&EDGE_CERTIFICATE, certificate);
+    }
+    found.keep(&EDGE_DNS, dns(aws, environment, &gateways).await);
+    found
+}
+
+/// Caches the workloads call whose security groups shut the cluster out.
+async fn caches(
     aws: &AwsContext,
     environment: &Environment,
     snapshot: &Snapshot,
@@ -80,46 +128,21 @@ pub async fn diagnose_aws(
         }
         diagnoses.push(diagnosis);
     }
+    Ok(diagnoses)
+}
 
-    let hostnames: Vec<String> = snapshot
-        .gateways
-        .iter()
-        .flat_map(|g| {
-            g["spec"]["listeners"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default()
-        })
-        .filter_map(|l| l["hostname"].as_str().map(str::to_string))
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    if !hostnames.is_empty() {
-        let findings = acm::check_certificate(
-            aws,
-            &environment.certificate.domain,
-            &hostnames,
-            environment.certificate.min_days_valid,
-        )
-        .await?;
-        diagnoses.extend(
-            findings
-                .into_iter()
-                .map(|f| from_finding(&EDGE_CERTIFICATE, f)),
-        );
-    }
-    for gateway in &snapshot.gateways {
+/// Each Gateway's hostnames must alias its own load balancer.
+async fn dns(
+    aws: &AwsContext,
+    environment: &Environment,
+    gateways: &[&serde_json::Value],
+) -> Result<Vec<Diagnosis>, AwsError> {
+    let mut diagnoses = Vec::new();
+    for gateway in gateways {
         let Some(address) = gateway["status"]["addresses"][0]["value"].as_str() else {
             continue;
         };
-        let records: Vec<String> = gateway["spec"]["listeners"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|l| l["hostname"].as_str().map(str::to_string))
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
-            .collect();
+        let records = listener_hostnames_of(std::iter::once(*gateway));
         let findings =
             route53::check_aliases(aws, &environment.hosted_zone, &records, address).await?;
         diagnoses.extend(findings.into_iter().map(|f| from_finding(&EDGE_DNS, f)));
