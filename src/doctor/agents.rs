@@ -184,14 +184,7 @@ fn unready_on_nodes(snapshot: &Snapshot, subject: &str, unready: &[UnreadyAgent]
         .iter()
         .flat_map(|u| u.needing.iter().copied())
         .collect();
-    let mount_failures: Vec<_> = stuck
-        .iter()
-        .flat_map(|pod| cluster::pod_events(snapshot, pod))
-        .filter(|event| cluster::event_reason(event) == "FailedMount")
-        .collect();
-    diagnosis
-        .evidence
-        .extend(cluster::summarize_events("FailedMount", &mount_failures));
+    diagnosis.evidence.extend(mount_failures(snapshot, &stuck));
     let qualified = cluster::qualified(&first.metadata);
     for (key, log) in snapshot.logs.range(format!("{qualified}/")..) {
         if !key.starts_with(&format!("{qualified}/")) {
@@ -278,14 +271,7 @@ fn needed_on_nodes(
         .iter()
         .flat_map(|m| m.needing.iter().copied())
         .collect();
-    let mount_failures: Vec<_> = stuck
-        .iter()
-        .flat_map(|pod| cluster::pod_events(snapshot, pod))
-        .filter(|event| cluster::event_reason(event) == "FailedMount")
-        .collect();
-    diagnosis
-        .evidence
-        .extend(cluster::summarize_events("FailedMount", &mount_failures));
+    diagnosis.evidence.extend(mount_failures(snapshot, &stuck));
     for missing in needed {
         diagnosis.evidence.push(format!(
             "{} pod(s) on node {} wait for it: {}",
@@ -528,6 +514,16 @@ fn secret_provider(snapshot: &Snapshot, namespace: &str, name: &str) -> Option<S
         })
         .and_then(|class| class["spec"]["provider"].as_str())
         .map(str::to_ascii_lowercase)
+}
+
+/// The FailedMount events of the stuck pods, summed into one line.
+fn mount_failures(snapshot: &Snapshot, stuck: &[&Pod]) -> Option<String> {
+    let events: Vec<_> = stuck
+        .iter()
+        .flat_map(|pod| cluster::pod_events(snapshot, pod))
+        .filter(|event| cluster::event_reason(event) == "FailedMount")
+        .collect();
+    cluster::summarize_events("FailedMount", &events)
 }
 
 #[cfg(test)]
