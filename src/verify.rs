@@ -9,12 +9,12 @@ use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::{Api, ListParams};
 
 use crate::apply::drift::{DriftKind, drift};
-use crate::apply::readiness::{Readiness, readiness};
+use crate::apply::readiness::{Readiness, at_floor, readiness};
 use crate::aws::AwsContext;
 use crate::config::Environment;
 use crate::deploy::DeployError;
-use crate::deploy::checks::{self, CheckContext, get_live};
-use crate::deploy::render::{RenderOptions, render_phase};
+use crate::deploy::checks::{self, CheckContext, get_live, get_live_by_key};
+use crate::deploy::render::{RenderOptions, render_phase, replica_floors_of};
 use crate::phases::Phase;
 use crate::repo::Object;
 use crate::report::junit::CheckResult;
@@ -229,6 +229,40 @@ pub async fn verify_phase(
                 why,
             )),
             Readiness::Ready | Readiness::NotWaited(_) => {}
+        }
+    }
+    for floor in replica_floors_of(phase, &objects, context.render).map_err(fail)? {
+        let why = match get_live_by_key(context.client, "apps/v1", &floor.workload).await {
+            Ok(Some(live)) => match at_floor(&live, floor.min_replicas) {
+                Readiness::Pending(why) | Readiness::Failed(why) => why,
+                Readiness::Ready | Readiness::NotWaited(_) => continue,
+            },
+            Ok(None) => format!(
+                "missing from the cluster ({} {} declares a floor of {} replicas for it)",
+                floor.declared_by.kind, floor.declared_by.name, floor.min_replicas
+            ),
+            Err(DeployError::PermissionDenied(what)) => {
+                unreadable.push(Finding::new(
+                    &READABLE,
+                    floor.workload.to_string(),
+                    Some(floor.declared_at.clone()),
+                    format!("permission denied for {what}"),
+                ));
+                continue;
+            }
+            Err(error) => return Err(fail(error)),
+        };
+        // A workload tacos applies itself was judged above by its own rule; this adds only the floor.
+        if !not_ready
+            .iter()
+            .any(|f| f.subject == floor.workload.to_string())
+        {
+            not_ready.push(Finding::new(
+                &READY,
+                floor.workload.to_string(),
+                Some(floor.declared_at),
+                why,
+            ));
         }
     }
     if !secrets.is_empty() {

@@ -38,6 +38,7 @@ fn targets(applied: &[Applied]) -> Vec<Target> {
         .map(|a| Target {
             key: a.key.clone(),
             resource: a.resource.clone(),
+            floor: None,
         })
         .collect()
 }

@@ -394,12 +394,25 @@ async fn every_phase_comes_up_on_the_simulated_cluster_and_a_second_run_changes_
             "reservation-worker"
         ]
     );
+    // The charts leave replicas to the autoscalers (an HPA, or KEDA's for the worker): apps is up
+    // only once each service is available at its autoscaler's floor (helm-values' minReplicas).
     for deployment in &rolled_out {
-        let status = deployment.status.clone().unwrap_or_default();
+        let name = deployment.metadata.name.clone().unwrap_or_default();
+        let values =
+            std::fs::read_to_string(repo_root().join(format!("helm-values/{name}.yaml"))).unwrap();
+        let values = tacos::repo::yaml::parse_documents(&values)
+            .unwrap()
+            .remove(0)
+            .value;
+        let floor = values["autoscaling"]["minReplicas"].as_i64().unwrap();
+        let available = deployment
+            .status
+            .as_ref()
+            .and_then(|s| s.available_replicas)
+            .unwrap_or(0);
         assert!(
-            status.available_replicas.unwrap_or(0) >= 1,
-            "{:?} available",
-            deployment.metadata.name
+            i64::from(available) >= floor,
+            "{name}: {available} available when apps was reported up, floor {floor}"
         );
     }
 

@@ -2,6 +2,8 @@
 
 use serde_json::Value;
 
+use crate::repo::{Location, Object, ObjectKey};
+
 /// What a readiness rule says about a live object.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Readiness {
@@ -364,6 +366,68 @@ fn application(live: &Value, expected_revision: Option<&str>) -> Readiness {
     Readiness::Ready
 }
 
+/// A workload's replica floor, declared by the autoscaler that owns its `replicas` (an HPA's
+/// `minReplicas` or a KEDA ScaledObject's `minReplicaCount`). Charts leave `replicas` unset so
+/// Argo CD does not fight the autoscaler, so a Deployment first comes up with one pod and reaches
+/// its floor only once the autoscaler acts: until then the service is up but not at strength.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplicaFloor {
+    pub workload: ObjectKey,
+    pub min_replicas: i64,
+    /// The autoscaler that declares it, and where.
+    pub declared_by: ObjectKey,
+    pub declared_at: Location,
+}
+
+/// The replica floors the autoscalers among `objects` declare (floors of 0 or 1 need no wait).
+pub fn replica_floors(objects: &[Object]) -> Vec<ReplicaFloor> {
+    objects
+        .iter()
+        .filter_map(|object| {
+            let (field, default) = if object.is("autoscaling", "HorizontalPodAutoscaler") {
+                ("minReplicas", 1)
+            } else if object.is("keda.sh", "ScaledObject") {
+                ("minReplicaCount", 0)
+            } else {
+                return None;
+            };
+            let min_replicas = object.value["spec"][field].as_i64().unwrap_or(default);
+            let target = &object.value["spec"]["scaleTargetRef"];
+            let kind = target["kind"].as_str().unwrap_or("Deployment");
+            let name = target["name"].as_str()?;
+            (min_replicas > 1 && matches!(kind, "Deployment" | "StatefulSet")).then(|| {
+                ReplicaFloor {
+                    workload: ObjectKey {
+                        group: "apps".into(),
+                        kind: kind.into(),
+                        namespace: object.namespace().map(str::to_string),
+                        name: name.into(),
+                    },
+                    min_replicas,
+                    declared_by: object.key(),
+                    declared_at: object.location_of(&format!("/spec/{field}")),
+                }
+            })
+        })
+        .collect()
+}
+
+/// Whether the live workload is ready at its floor: its kind's own rule holds (every replica it
+/// asks for is available) and the autoscaler has scaled it to at least `floor` replicas.
+pub fn at_floor(live: &Value, floor: i64) -> Readiness {
+    let own = readiness(live, None);
+    if own != Readiness::Ready {
+        return own;
+    }
+    let replicas = live["spec"]["replicas"].as_i64().unwrap_or(1);
+    if replicas < floor {
+        return Readiness::Pending(format!(
+            "{replicas} replica(s), below the autoscaler's floor of {floor}: waiting for it to scale up"
+        ));
+    }
+    Readiness::Ready
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -479,5 +543,49 @@ mod tests {
         assert!(
             matches!(readiness(&live, None), Readiness::Pending(m) if m.contains("NamesAccepted"))
         );
+    }
+
+    const AUTOSCALERS: &str = "apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata: {name: gateway-api, namespace: tacos-app}\nspec: {minReplicas: 10, maxReplicas: 90, scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: gateway-api}}\n---\napiVersion: keda.sh/v1alpha1\nkind: ScaledObject\nmetadata: {name: reservation-worker, namespace: tacos-app}\nspec: {minReplicaCount: 3, scaleTargetRef: {name: reservation-worker}}\n---\napiVersion: keda.sh/v1alpha1\nkind: ScaledObject\nmetadata: {name: idle-worker, namespace: tacos-app}\nspec: {scaleTargetRef: {name: idle-worker}}\n";
+
+    #[test]
+    fn floors_come_from_hpa_min_replicas_and_keda_min_replica_count() {
+        let tree = crate::repo::load_str("charts.yaml", AUTOSCALERS).unwrap();
+        let floors = replica_floors(&tree.objects);
+        let described: Vec<String> = floors
+            .iter()
+            .map(|f| {
+                format!(
+                    "{} >= {} by {}",
+                    f.workload, f.min_replicas, f.declared_by.kind
+                )
+            })
+            .collect();
+        assert_eq!(
+            described,
+            [
+                "Deployment tacos-app/gateway-api >= 10 by HorizontalPodAutoscaler",
+                "Deployment tacos-app/reservation-worker >= 3 by ScaledObject",
+            ],
+            "a ScaledObject without minReplicaCount scales to zero: no floor"
+        );
+    }
+
+    #[test]
+    fn a_deployment_ready_at_one_replica_is_pending_until_the_autoscaler_reaches_its_floor() {
+        let one = yaml(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {generation: 1}\nspec: {replicas: 1}\nstatus: {observedGeneration: 1, replicas: 1, updatedReplicas: 1, availableReplicas: 1}\n",
+        );
+        assert_eq!(readiness(&one, None), Readiness::Ready);
+        assert!(matches!(at_floor(&one, 6), Readiness::Pending(m) if m.contains("floor of 6")));
+        let scaling = yaml(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {generation: 2}\nspec: {replicas: 6}\nstatus: {observedGeneration: 2, replicas: 6, updatedReplicas: 6, availableReplicas: 2}\n",
+        );
+        assert!(
+            matches!(at_floor(&scaling, 6), Readiness::Pending(m) if m.contains("2/6 replicas available"))
+        );
+        let there = yaml(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {generation: 2}\nspec: {replicas: 7}\nstatus: {observedGeneration: 2, replicas: 7, updatedReplicas: 7, availableReplicas: 7}\n",
+        );
+        assert_eq!(at_floor(&there, 6), Readiness::Ready);
     }
 }

@@ -8,7 +8,7 @@ use kube::core::ApiResource;
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
 
-use super::readiness::{Readiness, readiness};
+use super::readiness::{Readiness, at_floor, readiness};
 use crate::repo::ObjectKey;
 
 /// How long to wait and how patient to be with failures.
@@ -39,6 +39,8 @@ impl Default for WaitOptions {
 pub struct Target {
     pub key: ObjectKey,
     pub resource: ApiResource,
+    /// For a workload an autoscaler owns: the replicas it must reach (see [`at_floor`]).
+    pub floor: Option<i64>,
 }
 
 /// What the wait reports as it goes.
@@ -137,7 +139,10 @@ pub async fn wait_until_ready(
                         let mut live = live;
                         live["apiVersion"] = serde_json::json!(targets[index].resource.api_version);
                         live["kind"] = serde_json::json!(targets[index].resource.kind);
-                        let now = readiness(&live, options.expected_revision.as_deref());
+                        let now = match targets[index].floor {
+                            Some(floor) => at_floor(&live, floor),
+                            None => readiness(&live, options.expected_revision.as_deref()),
+                        };
                         let state = &mut states[index];
                         state.failing_since = match (&now, state.failing_since) {
                             (Readiness::Failed(_), Some(since)) => Some(since),

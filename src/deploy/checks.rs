@@ -8,7 +8,7 @@ use crate::aws::{self, AwsContext};
 use crate::cli::PhaseName;
 use crate::config::Environment;
 use crate::phases::{self, PREVIOUS_PHASE_HEALTHY, Phase};
-use crate::repo::Object;
+use crate::repo::{Object, ObjectKey};
 use crate::report::{Finding, RuleInfo};
 
 use super::DeployError;
@@ -205,25 +205,31 @@ pub async fn get_live(
     client: &kube::Client,
     object: &Object,
 ) -> Result<Option<serde_json::Value>, DeployError> {
-    let resource = ApiResource::from_gvk(&GroupVersionKind::gvk(
-        object.group(),
-        object.version(),
-        object.kind(),
-    ));
-    let api: Api<DynamicObject> = match object.namespace() {
+    get_live_by_key(client, object.api_version(), &object.key()).await
+}
+
+/// The live object `key` of `api_version` as JSON (None when it does not exist).
+pub async fn get_live_by_key(
+    client: &kube::Client,
+    api_version: &str,
+    key: &ObjectKey,
+) -> Result<Option<serde_json::Value>, DeployError> {
+    let version = api_version.rsplit_once('/').map_or(api_version, |(_, v)| v);
+    let resource = ApiResource::from_gvk(&GroupVersionKind::gvk(&key.group, version, &key.kind));
+    let api: Api<DynamicObject> = match &key.namespace {
         Some(namespace) => Api::namespaced_with(client.clone(), namespace, &resource),
         None => Api::all_with(client.clone(), &resource),
     };
-    match api.get_opt(object.name()).await {
+    match api.get_opt(&key.name).await {
         Ok(found) => Ok(found.map(|o| {
             let mut value = serde_json::to_value(&o).unwrap_or_default();
-            value["apiVersion"] = object.api_version().into();
-            value["kind"] = object.kind().into();
+            value["apiVersion"] = api_version.into();
+            value["kind"] = key.kind.as_str().into();
             value
         })),
         Err(kube::Error::Api(status)) if status.code == 404 => Ok(None),
         Err(kube::Error::Api(status)) if status.code == 403 => Err(DeployError::PermissionDenied(
-            format!("get {} ({})", object.key(), status.message),
+            format!("get {key} ({})", status.message),
         )),
         Err(error) if crate::apply::applier::is_connection_error(&error) => {
             Err(DeployError::ClusterUnreachable(error.to_string()))

@@ -7,13 +7,16 @@ pub mod report;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use kube::core::ApiResource;
+
 use crate::apply::applyset::ApplySet;
 use crate::apply::wait::{Target, WaitOptions, wait_until_ready};
 use crate::apply::{Applied, Applier, ApplyError, ApplyOptions, Mode, Outcome};
 use crate::aws::{AwsContext, AwsError};
 use crate::config::Environment;
 use crate::phases::{self, Phase};
-use crate::repo::{LoadError, Object};
+use crate::repo::{LoadError, Object, ObjectKey};
 use crate::report::Severity;
 use crate::upstream::UpstreamError;
 
@@ -190,14 +193,34 @@ pub async fn run_phase(
         return Ok(summary);
     }
 
-    let targets: Vec<Target> = applied
+    let floors = render::replica_floors_of(phase, &objects, &context.render)?;
+    let floor_of = |key: &ObjectKey| {
+        floors
+            .iter()
+            .find(|f| &f.workload == key)
+            .map(|f| f.min_replicas)
+    };
+    let mut targets: Vec<Target> = applied
         .iter()
         .filter(|a| !phase.not_waited.contains(&a.key.kind.as_str()))
         .map(|a| Target {
             key: a.key.clone(),
             resource: a.resource.clone(),
+            floor: floor_of(&a.key),
         })
         .collect();
+    // Workloads Argo CD applies from the phase's charts: the phase is up once they reach the
+    // floor their autoscaler declares, not when Argo CD first calls them Healthy at one replica.
+    targets.extend(
+        floors
+            .iter()
+            .filter(|f| !applied.iter().any(|a| a.key == f.workload))
+            .map(|f| Target {
+                key: f.workload.clone(),
+                resource: workload_resource(&f.workload.kind),
+                floor: Some(f.min_replicas),
+            }),
+    );
     let wait_options = WaitOptions {
         timeout: context.timeout,
         failure_window: context.failure_window,
@@ -247,6 +270,13 @@ pub async fn run_phase(
         ),
     );
     Ok(summary)
+}
+
+fn workload_resource(kind: &str) -> ApiResource {
+    match kind {
+        "StatefulSet" => ApiResource::erase::<StatefulSet>(&()),
+        _ => ApiResource::erase::<Deployment>(&()),
+    }
 }
 
 /// A phase's own folders (without upstream material), to check a dependency's health.

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 
+use crate::apply::readiness::{ReplicaFloor, replica_floors};
 use crate::cli::PhaseName;
 use crate::phases::Phase;
 use crate::repo::object::Source;
@@ -150,4 +151,21 @@ pub fn render_application_charts(
                 .join("; "),
         )
     })
+}
+
+/// The replica floors of the phase's autoscalers: those tacos applies and those in the charts its
+/// Applications render.
+pub fn replica_floors_of(
+    phase: &Phase,
+    objects: &[Object],
+    options: &RenderOptions,
+) -> Result<Vec<ReplicaFloor>, DeployError> {
+    let mut floors = replica_floors(objects);
+    let rendered = render_application_charts(phase, options)?;
+    for floor in replica_floors(&rendered) {
+        if !floors.iter().any(|known| known.workload == floor.workload) {
+            floors.push(floor);
+        }
+    }
+    Ok(floors)
 }

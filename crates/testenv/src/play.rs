@@ -1,4 +1,4 @@
-//! Stand-ins for controllers the simulated cluster does not run (AWS Load Balancer Controller, Argo CD, k6-operator): each writes the status that controller would write.
+//! Stand-ins for controllers the simulated cluster does not run (AWS Load Balancer Controller, Argo CD, KEDA, k6-operator): each writes the status that controller would write.
 
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use kube::core::{ApiResource, GroupVersionKind};
@@ -183,6 +183,74 @@ pub async fn argocd_set_application(
             "set status of Application {namespace}/{name} as Argo CD"
         )))?;
     Ok(())
+}
+
+/// Plays the KEDA operator for a ScaledObject: the HorizontalPodAutoscaler `keda-hpa-<name>` it
+/// creates (owned by the ScaledObject, bounded by its replica counts; the real one feeds it the
+/// trigger's external metric, which this cluster has no server for) and the Ready condition.
+pub async fn keda_scale_object(client: &kube::Client, scaled_object: &DynamicObject) -> Result<()> {
+    let namespace = scaled_object
+        .metadata
+        .namespace
+        .as_deref()
+        .unwrap_or("default");
+    let name = scaled_object.metadata.name.as_deref().unwrap_or_default();
+    let spec = &scaled_object.data["spec"];
+    let hpa_name = format!("keda-hpa-{name}");
+    let hpa = json!({
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": {
+            "name": hpa_name,
+            "namespace": namespace,
+            "labels": {"app.kubernetes.io/managed-by": "keda-operator", "scaledobject.keda.sh/name": name},
+            "ownerReferences": [{
+                "apiVersion": "keda.sh/v1alpha1",
+                "kind": "ScaledObject",
+                "name": name,
+                "uid": scaled_object.metadata.uid,
+                "controller": true,
+            }],
+        },
+        "spec": {
+            "scaleTargetRef": {
+                "apiVersion": spec["scaleTargetRef"]["apiVersion"].as_str().unwrap_or("apps/v1"),
+                "kind": spec["scaleTargetRef"]["kind"].as_str().unwrap_or("Deployment"),
+                "name": spec["scaleTargetRef"]["name"],
+            },
+            "minReplicas": spec["minReplicaCount"].as_i64().unwrap_or(0).max(1),
+            "maxReplicas": spec["maxReplicaCount"].as_i64().unwrap_or(100),
+        },
+    });
+    let hpas: Api<DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        namespace,
+        &ApiResource::from_gvk(&GroupVersionKind::gvk(
+            "autoscaling",
+            "v2",
+            "HorizontalPodAutoscaler",
+        )),
+    );
+    hpas.patch(
+        &hpa_name,
+        &PatchParams::apply("keda-operator-stand-in").force(),
+        &Patch::Apply(&hpa),
+    )
+    .await
+    .map_err(kube_err(format!(
+        "apply HorizontalPodAutoscaler {namespace}/{hpa_name} as KEDA"
+    )))?;
+    let generation = scaled_object.metadata.generation.unwrap_or(1);
+    patch_status(
+        &api(client, "keda.sh", "v1alpha1", "ScaledObject", namespace),
+        name,
+        json!({
+            "hpaName": hpa_name,
+            "conditions": [condition("Ready", true, "ScaledObjectReady", generation)],
+        }),
+        "KEDA",
+    )
+    .await
 }
 
 /// Plays k6-operator: moves a TestRun to `stage` (initialization, created, started, finished, error).

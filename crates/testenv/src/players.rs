@@ -1,4 +1,4 @@
-//! Long-running stand-ins on the simulated cluster for controllers it lacks: the AWS Load Balancer Controller with ExternalDNS (Gateways get an ALB in the emulator and DNS aliases), and Argo CD (Applications are rendered, applied and reported Synced/Healthy).
+//! Long-running stand-ins on the simulated cluster for controllers it lacks: the AWS Load Balancer Controller with ExternalDNS (Gateways get an ALB in the emulator and DNS aliases), Argo CD (Applications are rendered, applied and reported Synced/Healthy), and KEDA (ScaledObjects get their HPA).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -62,10 +62,31 @@ impl Players {
         }
     }
 
-    /// One pass over Gateways, routes and Applications.
+    /// One pass over Gateways, routes, Applications and ScaledObjects.
     pub async fn tick(&mut self) -> Result<()> {
         self.play_load_balancer_controller().await?;
-        self.play_argo_cd().await
+        self.play_argo_cd().await?;
+        self.play_keda().await
+    }
+
+    async fn play_keda(&mut self) -> Result<()> {
+        for scaled_object in self.list("keda.sh", "v1alpha1", "ScaledObject").await {
+            let key = format!(
+                "ScaledObject {}/{}",
+                scaled_object
+                    .metadata
+                    .namespace
+                    .as_deref()
+                    .unwrap_or_default(),
+                scaled_object.metadata.name.as_deref().unwrap_or_default()
+            );
+            let generation = scaled_object.metadata.generation.unwrap_or(0);
+            if self.played.get(&key) != Some(&generation) {
+                play::keda_scale_object(&self.client, &scaled_object).await?;
+                self.played.insert(key, generation);
+            }
+        }
+        Ok(())
     }
 
     fn all(&self, group: &str, version: &str, kind: &str) -> Api<DynamicObject> {

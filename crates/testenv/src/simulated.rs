@@ -182,6 +182,8 @@ impl SimulatedCluster {
             "--use-service-account-credentials=false".to_string(),
             "--concurrent-deployment-syncs=10".to_string(),
             "--concurrent-replicaset-syncs=10".to_string(),
+            // Autoscalers reach their floor in seconds, not the default 15 s sync period.
+            "--horizontal-pod-autoscaler-sync-period=3s".to_string(),
         ]);
         let mut processes = vec![ManagedProcess::spawn(
             "kube-controller-manager",
