@@ -58,6 +58,20 @@ where
     K: kube::Resource + Clone + DeserializeOwned + Debug,
     K::DynamicType: Default,
 {
+    list_slimmed(client, what, unreadable, |_| {}).await
+}
+
+/// Lists a kind page by page, passing each object through `slim` before it is kept.
+async fn list_slimmed<K>(
+    client: &kube::Client,
+    what: &str,
+    unreadable: &Unreadable,
+    slim: impl Fn(&mut K),
+) -> Result<Vec<K>, CollectError>
+where
+    K: kube::Resource + Clone + DeserializeOwned + Debug,
+    K::DynamicType: Default,
+{
     let api: Api<K> = Api::all(client.clone());
     let mut params = ListParams::default().limit(PAGE);
     let mut items = Vec::new();
@@ -66,9 +80,15 @@ where
             Ok(list) => list,
             Err(error) => return unreadable.record(what, error).map(|()| Vec::new()),
         };
+        // The first page says how many follow: one allocation instead of doubling (a doubling
+        // holds the old and the new buffer at once, 60 MB at the 8,192nd typed pod).
+        if let Some(remaining) = list.metadata.remaining_item_count {
+            items.reserve_exact(list.items.len() + usize::try_from(remaining).unwrap_or(0));
+        }
         // Who wrote which field is of no use to doctor, and it is most of a pod's size.
         items.extend(list.items.into_iter().map(|mut item| {
             item.meta_mut().managed_fields = None;
+            slim(&mut item);
             item
         }));
         match list.metadata.continue_ {
@@ -103,6 +123,26 @@ async fn list_custom(
     }
 }
 
+/// Drops what doctor never reads from a pod and what makes 10,000 typed pods heavy: every
+/// volume but CSI ones (the projected service-account token volume each pod carries is about
+/// 5 KB as a typed struct), the volume mounts, and the annotations.
+fn slim_pod(pod: &mut Pod) {
+    pod.metadata.annotations = None;
+    if let Some(spec) = pod.spec.as_mut() {
+        if let Some(volumes) = spec.volumes.as_mut() {
+            volumes.retain(|v| v.csi.is_some());
+            volumes.shrink_to_fit();
+        }
+        for container in spec
+            .containers
+            .iter_mut()
+            .chain(spec.init_containers.iter_mut().flatten())
+        {
+            container.volume_mounts = None;
+        }
+    }
+}
+
 /// Reads everything doctor looks at.
 pub async fn collect(client: &kube::Client) -> Result<Snapshot, CollectError> {
     let unreadable = Unreadable(Mutex::new(Vec::new()));
@@ -110,7 +150,7 @@ pub async fn collect(client: &kube::Client) -> Result<Snapshot, CollectError> {
     let (namespaces, nodes, pods, events, daemon_sets, deployments, replica_sets, stateful_sets) = tokio::join!(
         list_typed(client, "namespaces", u),
         list_typed(client, "nodes", u),
-        list_typed(client, "pods", u),
+        list_slimmed(client, "pods", u, slim_pod),
         list_typed(client, "events", u),
         list_typed(client, "daemonsets", u),
         list_typed(client, "deployments", u),
