@@ -95,7 +95,8 @@ pub fn render_human(diagnoses: &[Diagnosis], skipped: &[(&str, String)], color: 
             .unwrap_or(Severity::Info);
         let mark = match worst {
             Severity::Error => paint("✗", "31"),
-            _ => paint("!", "33"),
+            Severity::Warning => paint("!", "33"),
+            Severity::Info => paint("i", "34"),
         };
         let _ = writeln!(out, "{mark} {}", check.summary);
         for diagnosis in found {
@@ -124,10 +125,15 @@ pub fn render_human(diagnoses: &[Diagnosis], skipped: &[(&str, String)], color: 
         .iter()
         .filter(|d| d.severity == Severity::Warning)
         .count();
-    let _ = writeln!(
+    let notes = diagnoses.len() - errors - warnings;
+    let _ = write!(
         out,
         "{} root cause(s): {errors} error(s), {warnings} warning(s)",
-        diagnoses.len()
+        errors + warnings
     );
+    let _ = match notes {
+        0 => writeln!(out),
+        notes => writeln!(out, "; {notes} note(s)"),
+    };
     out
 }

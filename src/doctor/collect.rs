@@ -220,6 +220,7 @@ pub async fn collect(client: &kube::Client) -> Result<Snapshot, CollectError> {
         applications: applications?,
         secret_provider_classes: secret_provider_classes?,
         logs,
+        taken_at: Some(jiff::Timestamp::now()),
         unreadable: unreadable.0.into_inner().unwrap_or_else(|p| p.into_inner()),
     })
 }

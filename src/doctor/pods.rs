@@ -19,16 +19,26 @@ pub const PODS_NOT_READY: RuleInfo = RuleInfo {
     remedy: "kubectl describe pod NAME; kubectl logs NAME --previous",
 };
 
+/// A pod not Ready with nothing wrong to show for it (no crash, pull or mount failure, failing
+/// probe, or scheduling trouble) is starting, not broken, while it is younger than this: a
+/// rollout or a scale-up of 30 pods is not 30 causes. Past it, it is diagnosed as not Ready.
+const STARTUP_GRACE: std::time::Duration = std::time::Duration::from_secs(120);
+
 /// How many log lines a crash diagnosis shows.
 const LOG_LINES: usize = 10;
 
 pub fn analyse(snapshot: &Snapshot, diagnoses: &mut Diagnoses) {
     let mut groups: BTreeMap<(String, String), (Trouble, Vec<&Pod>)> = BTreeMap::new();
+    let mut starting = Vec::new();
     for pod in &snapshot.pods {
         if !cluster::pod_is_stuck(pod) || diagnoses.is_claimed(&pod_subject(pod)) {
             continue;
         }
         let trouble = classify(snapshot, pod);
+        if trouble == Trouble::NotReady && is_starting(snapshot, pod) {
+            starting.push(pod);
+            continue;
+        }
         let workload = cluster::workload_of(snapshot, pod);
         groups
             .entry((workload, trouble.key()))
@@ -39,7 +49,46 @@ pub fn analyse(snapshot: &Snapshot, diagnoses: &mut Diagnoses) {
     for ((workload, _), (trouble, pods)) in groups {
         diagnoses.add(diagnosis(snapshot, &workload, &trouble, &pods));
     }
+    if !starting.is_empty() {
+        diagnoses.add(starting_pods(snapshot, &starting));
+    }
     failed_creates(snapshot, diagnoses);
+}
+
+fn is_starting(snapshot: &Snapshot, pod: &Pod) -> bool {
+    let (Some(now), Some(created)) = (snapshot.taken_at, pod.metadata.creation_timestamp.as_ref())
+    else {
+        return false;
+    };
+    now.duration_since(created.0)
+        .try_into()
+        .is_ok_and(|age: std::time::Duration| age < STARTUP_GRACE)
+}
+
+/// One note for every young pod with nothing wrong to show: not a cause, and not hidden either.
+fn starting_pods(snapshot: &Snapshot, pods: &[&Pod]) -> Diagnosis {
+    let mut workloads: Vec<String> = pods
+        .iter()
+        .map(|pod| cluster::workload_of(snapshot, pod))
+        .collect();
+    workloads.sort();
+    workloads.dedup();
+    let mut diagnosis = Diagnosis::new(
+        &PODS_NOT_READY,
+        format!("{} pod(s) starting", pods.len()),
+        format!(
+            "not Ready yet and younger than {} s, with no failure to show (a rollout or scale-up of {}): not judged yet",
+            STARTUP_GRACE.as_secs(),
+            workloads.join(", ")
+        ),
+    );
+    diagnosis.severity = Severity::Info;
+    diagnosis.symptoms = pods.iter().map(|pod| pod_subject(pod)).collect();
+    diagnosis.remedy = format!(
+        "run tacos doctor again in {} s: a pod still not Ready then is diagnosed",
+        STARTUP_GRACE.as_secs()
+    );
+    diagnosis
 }
 
 /// Why a pod is not Ready, as far as its status and events tell.
@@ -1031,6 +1080,37 @@ mod tests {
         "Pod tacos-app/gateway-api-7d9-abc",
         "Pod tacos-app/gateway-api-7d9-def",
     ];
+
+    #[test]
+    fn young_pods_with_nothing_wrong_are_one_note_and_past_the_grace_they_are_diagnosed() {
+        let yaml = not_ready(
+            "{name: gateway-api, image: gateway-api:1.4.2, imageID: \"\", ready: false, restartCount: 0, state: {running: {}}}",
+        );
+        let mut snapshot = snapshot(&yaml);
+        let created = jiff::Timestamp::from_second(1_800_000_000).unwrap();
+        for pod in &mut snapshot.pods {
+            pod.metadata.creation_timestamp = Some(
+                k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(created),
+            );
+        }
+        snapshot.taken_at = Some(created + jiff::SignedDuration::from_secs(30));
+        let found = pod_diagnoses(&snapshot);
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert_eq!(found[0].severity, Severity::Info);
+        assert_eq!(found[0].subject, "2 pod(s) starting");
+        assert_eq!(found[0].symptoms, BOTH_PODS);
+        assert!(
+            found[0].cause.contains("Deployment tacos-app/gateway-api"),
+            "{}",
+            found[0].cause
+        );
+
+        snapshot.taken_at = Some(created + jiff::SignedDuration::from_secs(600));
+        let found = pod_diagnoses(&snapshot);
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert_eq!(found[0].severity, Severity::Error);
+        assert_eq!(found[0].symptoms, BOTH_PODS);
+    }
 
     #[test]
     fn ready_pods_are_silent() {

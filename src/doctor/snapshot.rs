@@ -38,6 +38,8 @@ pub struct Snapshot {
     /// Last log lines of containers that crashed, keyed by `namespace/pod/container`
     /// (filled only for containers in CrashLoopBackOff or with a last termination).
     pub logs: BTreeMap<String, String>,
+    /// When the snapshot was read; None for a picture from a file (then no pod counts as just started).
+    pub taken_at: Option<jiff::Timestamp>,
     /// Kinds that could not be read, and why (e.g. "permission denied for list pods"); doctor reports them
     /// instead of pretending the cluster has none.
     pub unreadable: Vec<String>,
