@@ -292,6 +292,42 @@ async fn credentials_of_another_account_are_refused_before_any_check() {
 }
 
 #[tokio::test]
+async fn unreachable_aws_exits_3_naming_the_account_and_region_and_applies_nothing() {
+    let plane = shared_control_plane();
+    let port = tacos_testenv::free_port().unwrap();
+    for args in [
+        &["deploy", "--phase", "gateway"][..],
+        &["verify", "--phase", "gateway"][..],
+    ] {
+        let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_tacos"))
+            .current_dir(repo_root())
+            .arg("--kubeconfig")
+            .arg(&plane.kubeconfig)
+            .args(["--profile", ""])
+            .args(args)
+            .env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{port}"))
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", "ap-northeast-2")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("NO_COLOR", "1")
+            .output()
+            .await
+            .unwrap();
+        assert_eq!(output.status.code(), Some(3), "{args:?}: {}", text(&output));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("cannot reach AWS")
+                && stderr.contains("137406935518")
+                && stderr.contains("ap-northeast-2"),
+            "{args:?}: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+    assert!(!gateway_namespace_exists(&plane.client().await.unwrap()).await);
+}
+
+#[tokio::test]
 async fn unreachable_cluster_exits_3_and_a_broken_kubeconfig_exits_2() {
     let aws = AwsEmulator::start(AcmValidation::Immediate).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
