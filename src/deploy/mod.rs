@@ -147,6 +147,8 @@ pub async fn run_phase(
         });
     }
 
+    // Read before anything is applied: a chart that cannot be rendered stops the phase here.
+    let floors = render::replica_floors_of(phase, &objects, &context.render)?;
     let options = ApplyOptions {
         mode: if context.dry_run {
             Mode::DryRun
@@ -193,7 +195,6 @@ pub async fn run_phase(
         return Ok(summary);
     }
 
-    let floors = render::replica_floors_of(phase, &objects, &context.render)?;
     let floor_of = |key: &ObjectKey| {
         floors
             .iter()
