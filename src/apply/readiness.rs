@@ -391,7 +391,11 @@ pub fn replica_floors(objects: &[Object]) -> Vec<ReplicaFloor> {
             } else {
                 return None;
             };
-            let min_replicas = object.value["spec"][field].as_i64().unwrap_or(default);
+            let mut min_replicas = object.value["spec"][field].as_i64().unwrap_or(default);
+            // KEDA scales an idle workload to idleReplicaCount, below its minReplicaCount.
+            if let Some(idle) = object.value["spec"]["idleReplicaCount"].as_i64() {
+                min_replicas = min_replicas.min(idle);
+            }
             let target = &object.value["spec"]["scaleTargetRef"];
             let kind = target["kind"].as_str().unwrap_or("Deployment");
             let name = target["name"].as_str()?;
@@ -545,7 +549,7 @@ mod tests {
         );
     }
 
-    const AUTOSCALERS: &str = "apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata: {name: gateway-api, namespace: tacos-app}\nspec: {minReplicas: 10, maxReplicas: 90, scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: gateway-api}}\n---\napiVersion: keda.sh/v1alpha1\nkind: ScaledObject\nmetadata: {name: reservation-worker, namespace: tacos-app}\nspec: {minReplicaCount: 3, scaleTargetRef: {name: reservation-worker}}\n---\napiVersion: keda.sh/v1alpha1\nkind: ScaledObject\nmetadata: {name: idle-worker, namespace: tacos-app}\nspec: {scaleTargetRef: {name: idle-worker}}\n";
+    const AUTOSCALERS: &str = "apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata: {name: gateway-api, namespace: tacos-app}\nspec: {minReplicas: 10, maxReplicas: 90, scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: gateway-api}}\n---\napiVersion: keda.sh/v1alpha1\nkind: ScaledObject\nmetadata: {name: reservation-worker, namespace: tacos-app}\nspec: {minReplicaCount: 3, scaleTargetRef: {name: reservation-worker}}\n---\napiVersion: keda.sh/v1alpha1\nkind: ScaledObject\nmetadata: {name: idle-worker, namespace: tacos-app}\nspec: {scaleTargetRef: {name: idle-worker}}\n---\napiVersion: keda.sh/v1alpha1\nkind: ScaledObject\nmetadata: {name: batch-worker, namespace: tacos-app}\nspec: {minReplicaCount: 5, idleReplicaCount: 0, scaleTargetRef: {name: batch-worker}}\n";
 
     #[test]
     fn floors_come_from_hpa_min_replicas_and_keda_min_replica_count() {
@@ -566,7 +570,7 @@ mod tests {
                 "Deployment tacos-app/gateway-api >= 10 by HorizontalPodAutoscaler",
                 "Deployment tacos-app/reservation-worker >= 3 by ScaledObject",
             ],
-            "a ScaledObject without minReplicaCount scales to zero: no floor"
+            "a ScaledObject without minReplicaCount, or with an idleReplicaCount of 0, may sit at zero: no floor"
         );
     }
 
