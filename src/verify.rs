@@ -231,7 +231,11 @@ pub async fn verify_phase(
             Readiness::Ready | Readiness::NotWaited(_) => {}
         }
     }
-    for floor in replica_floors_of(phase, &objects, context.render).map_err(fail)? {
+    let floors = replica_floors_of(phase, &objects, context.render).map_err(fail)?;
+    for floor in floors
+        .into_iter()
+        .filter(|f| !phase.not_waited.contains(&f.workload.kind.as_str()))
+    {
         let why = match get_live_by_key(context.client, "apps/v1", &floor.workload).await {
             Ok(Some(live)) => match at_floor(&live, floor.min_replicas) {
                 Readiness::Pending(why) | Readiness::Failed(why) => why,

@@ -392,9 +392,16 @@ pub fn replica_floors(objects: &[Object]) -> Vec<ReplicaFloor> {
                 return None;
             };
             let mut min_replicas = object.value["spec"][field].as_i64().unwrap_or(default);
-            // KEDA scales an idle workload to idleReplicaCount, below its minReplicaCount.
+            // KEDA scales an idle workload to idleReplicaCount, below its minReplicaCount, and a
+            // paused autoscaler holds it wherever it is.
             if let Some(idle) = object.value["spec"]["idleReplicaCount"].as_i64() {
                 min_replicas = min_replicas.min(idle);
+            }
+            let annotations = &object.value["metadata"]["annotations"];
+            if !annotations["autoscaling.keda.sh/paused"].is_null()
+                || !annotations["autoscaling.keda.sh/paused-replicas"].is_null()
+            {
+                return None;
             }
             let target = &object.value["spec"]["scaleTargetRef"];
             let kind = target["kind"].as_str().unwrap_or("Deployment");
@@ -404,7 +411,8 @@ pub fn replica_floors(objects: &[Object]) -> Vec<ReplicaFloor> {
                     workload: ObjectKey {
                         group: "apps".into(),
                         kind: kind.into(),
-                        namespace: object.namespace().map(str::to_string),
+                        // As the applier places a namespaced object written without one.
+                        namespace: Some(object.namespace().unwrap_or("default").to_string()),
                         name: name.into(),
                     },
                     min_replicas,
@@ -424,6 +432,12 @@ pub fn at_floor(live: &Value, floor: i64) -> Readiness {
         return own;
     }
     let replicas = live["spec"]["replicas"].as_i64().unwrap_or(1);
+    if replicas == 0 {
+        // Scaled to zero by hand: the HPA controller leaves such a workload alone.
+        return Readiness::NotWaited(format!(
+            "scaled to 0 replicas, so its autoscaler (floor {floor}) is off"
+        ));
+    }
     if replicas < floor {
         return Readiness::Pending(format!(
             "{replicas} replica(s), below the autoscaler's floor of {floor}: waiting for it to scale up"
@@ -549,7 +563,7 @@ mod tests {
         );
     }
 
-    const AUTOSCALERS: &str = "apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata: {name: gateway-api, namespace: tacos-app}\nspec: {minReplicas: 10, maxReplicas: 90, scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: gateway-api}}\n---\napiVersion: keda.sh/v1alpha1\nkind: ScaledObject\nmetadata: {name: reservation-worker, namespace: tacos-app}\nspec: {minReplicaCount: 3, scaleTargetRef: {name: reservation-worker}}\n---\napiVersion: keda.sh/v1alpha1\nkind: ScaledObject\nmetadata: {name: idle-worker, namespace: tacos-app}\nspec: {scaleTargetRef: {name: idle-worker}}\n---\napiVersion: keda.sh/v1alpha1\nkind: ScaledObject\nmetadata: {name: batch-worker, namespace: tacos-app}\nspec: {minReplicaCount: 5, idleReplicaCount: 0, scaleTargetRef: {name: batch-worker}}\n";
+    const AUTOSCALERS: &str = "apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata: {name: gateway-api, namespace: tacos-app}\nspec: {minReplicas: 10, maxReplicas: 90, scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: gateway-api}}\n---\napiVersion: keda.sh/v1alpha1\nkind: ScaledObject\nmetadata: {name: reservation-worker, namespace: tacos-app}\nspec: {minReplicaCount: 3, scaleTargetRef: {name: reservation-worker}}\n---\napiVersion: keda.sh/v1alpha1\nkind: ScaledObject\nmetadata: {name: idle-worker, namespace: tacos-app}\nspec: {scaleTargetRef: {name: idle-worker}}\n---\napiVersion: keda.sh/v1alpha1\nkind: ScaledObject\nmetadata: {name: batch-worker, namespace: tacos-app}\nspec: {minReplicaCount: 5, idleReplicaCount: 0, scaleTargetRef: {name: batch-worker}}\n---\napiVersion: keda.sh/v1alpha1\nkind: ScaledObject\nmetadata: {name: paused-worker, namespace: tacos-app, annotations: {autoscaling.keda.sh/paused: \"true\"}}\nspec: {minReplicaCount: 5, scaleTargetRef: {name: paused-worker}}\n---\napiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata: {name: legacy}\nspec: {minReplicas: 2, maxReplicas: 4, scaleTargetRef: {kind: Deployment, name: legacy}}\n";
 
     #[test]
     fn floors_come_from_hpa_min_replicas_and_keda_min_replica_count() {
@@ -569,8 +583,9 @@ mod tests {
             [
                 "Deployment tacos-app/gateway-api >= 10 by HorizontalPodAutoscaler",
                 "Deployment tacos-app/reservation-worker >= 3 by ScaledObject",
+                "Deployment default/legacy >= 2 by HorizontalPodAutoscaler",
             ],
-            "a ScaledObject without minReplicaCount, or with an idleReplicaCount of 0, may sit at zero: no floor"
+            "a ScaledObject without minReplicaCount, with an idleReplicaCount of 0, or paused, has no floor"
         );
     }
 
@@ -591,5 +606,9 @@ mod tests {
             "apiVersion: apps/v1\nkind: Deployment\nmetadata: {generation: 2}\nspec: {replicas: 7}\nstatus: {observedGeneration: 2, replicas: 7, updatedReplicas: 7, availableReplicas: 7}\n",
         );
         assert_eq!(at_floor(&there, 6), Readiness::Ready);
+        let zero = yaml(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {generation: 3}\nspec: {replicas: 0}\nstatus: {observedGeneration: 3}\n",
+        );
+        assert!(matches!(at_floor(&zero, 6), Readiness::NotWaited(m) if m.contains("scaled to 0")));
     }
 }

@@ -48,7 +48,7 @@ pub async fn run(global: &GlobalArgs, fail_on: Severity) -> anyhow::Result<ExitS
                     json!({
                         "check": c.id,
                         "title": c.summary,
-                        "passed": why.is_none().then(|| !diagnoses.iter().any(|d| d.check == c.id)),
+                        "passed": why.is_none().then(|| !diagnoses.iter().any(|d| d.check == c.id && d.severity > Severity::Info)),
                         "skipped": why,
                     })
                 }).collect::<Vec<_>>(),

@@ -160,11 +160,20 @@ pub fn replica_floors_of(
     objects: &[Object],
     options: &RenderOptions,
 ) -> Result<Vec<ReplicaFloor>, DeployError> {
-    let mut floors = replica_floors(objects);
     let rendered = render_application_charts(phase, options)?;
-    for floor in replica_floors(&rendered) {
-        if !floors.iter().any(|known| known.workload == floor.workload) {
-            floors.push(floor);
+    let mut floors: Vec<ReplicaFloor> = Vec::new();
+    for floor in replica_floors(objects)
+        .into_iter()
+        .chain(replica_floors(&rendered))
+    {
+        match floors
+            .iter_mut()
+            .find(|known| known.workload == floor.workload)
+        {
+            // Two autoscalers on one workload: the higher floor is the one it settles at.
+            Some(known) if known.min_replicas < floor.min_replicas => *known = floor,
+            Some(_) => {}
+            None => floors.push(floor),
         }
     }
     Ok(floors)

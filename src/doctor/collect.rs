@@ -198,6 +198,12 @@ pub async fn collect(client: &kube::Client) -> Result<Snapshot, CollectError> {
         ),
     );
     let pods: Vec<Pod> = pods?;
+    // Ages compare the apiserver's timestamps with this clock: a client clock running behind is
+    // caught up to the newest pod the server has stamped.
+    let taken_at = pods
+        .iter()
+        .filter_map(|pod| pod.metadata.creation_timestamp.as_ref().map(|t| t.0))
+        .fold(jiff::Timestamp::now(), std::cmp::max);
     let logs = crash_logs(client, &pods).await;
     Ok(Snapshot {
         namespaces: namespaces?,
@@ -220,7 +226,7 @@ pub async fn collect(client: &kube::Client) -> Result<Snapshot, CollectError> {
         applications: applications?,
         secret_provider_classes: secret_provider_classes?,
         logs,
-        taken_at: Some(jiff::Timestamp::now()),
+        taken_at: Some(taken_at),
         unreadable: unreadable.0.into_inner().unwrap_or_else(|p| p.into_inner()),
     })
 }
