@@ -8,6 +8,7 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, ListParams};
 use tacos_testenv::aws::AcmValidation;
+use tacos_testenv::aws_network::RedisIngress;
 use tacos_testenv::charts::prepare_chart_dir;
 use tacos_testenv::players::{Players, install_load_balancer_controller_stand_in};
 use tacos_testenv::{
@@ -20,9 +21,14 @@ fn repo_root() -> PathBuf {
 
 /// Runs `tacos` with the emulator's environment and the given kubeconfig.
 async fn tacos(kubeconfig: &Path, aws: &AwsEmulator, args: &[&str]) -> Output {
+    tacos_in(&repo_root(), kubeconfig, aws, args).await
+}
+
+/// tacos run in `repo` (a copy of the repository's tree, or the repository itself).
+async fn tacos_in(repo: &Path, kubeconfig: &Path, aws: &AwsEmulator, args: &[&str]) -> Output {
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_tacos"));
     command
-        .current_dir(repo_root())
+        .current_dir(repo)
         .arg("--kubeconfig")
         .arg(kubeconfig)
         .args(["--profile", ""])
@@ -192,6 +198,88 @@ async fn a_missing_irsa_role_stops_the_apps_phase_before_anything_is_applied() {
     assert!(
         !all.contains("traffic-tacos-gateway-api-sa-role"),
         "roles that exist and trust their ServiceAccount are not findings: {all}"
+    );
+    assert!(all.contains("nothing was applied"), "{all}");
+    let namespaces: Api<Namespace> = Api::all(plane.client().await.unwrap());
+    assert!(namespaces.get_opt("tacos-app").await.unwrap().is_none());
+}
+
+/// A copy of the repository's GitOps tree and tacos.yaml in `dir`, with `from` replaced by `to`
+/// in every file of helm-values/.
+fn tree_copy_with_values(dir: &Path, from: &str, to: &str) {
+    for top in [
+        "manifests",
+        "applications",
+        "charts",
+        "helm-values",
+        "tacos.yaml",
+    ] {
+        for entry in walkdir::WalkDir::new(repo_root().join(top)) {
+            let entry = entry.unwrap();
+            let relative = entry.path().strip_prefix(repo_root()).unwrap();
+            let target = dir.join(relative);
+            if entry.file_type().is_dir() {
+                std::fs::create_dir_all(&target).unwrap();
+                continue;
+            }
+            let mut text = std::fs::read_to_string(entry.path()).unwrap();
+            if top == "helm-values" {
+                text = text.replace(from, to);
+            }
+            std::fs::write(&target, text).unwrap();
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_cache_that_shuts_out_the_cluster_stops_the_apps_phase_before_anything_is_applied() {
+    let plane = shared_control_plane();
+    let aws = AwsEmulator::start(AcmValidation::Immediate).await.unwrap();
+    for service in tacos_testenv::aws::PLATFORM_SERVICES {
+        aws.seed_irsa_role(
+            &format!("traffic-tacos-{service}-sa-role"),
+            "tacos-app",
+            service,
+        )
+        .await
+        .unwrap();
+    }
+    let vpc = aws
+        .seed_cluster_network("ticket-cluster", "1.33")
+        .await
+        .unwrap();
+    // The live platform's second outage: Redis timed out because its security group had no rule.
+    let redis = aws
+        .seed_redis(&vpc, "traffic-tacos-redis", RedisIngress::Nothing)
+        .await
+        .unwrap();
+    let repo = tempfile::tempdir().unwrap();
+    tree_copy_with_values(
+        repo.path(),
+        "clustercfg.traffic-tacos-redis.xxxxxx.apn2.cache.amazonaws.com",
+        &redis.configuration_endpoint,
+    );
+    let output = tacos_in(
+        repo.path(),
+        &plane.kubeconfig,
+        &aws,
+        &["deploy", "--phase", "apps", "--skip-deps"],
+    )
+    .await;
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    let all = text(&output);
+    assert!(all.contains("✔ aws-irsa-roles-exist"), "{all}");
+    assert!(all.contains("✗ aws-cache-admits-cluster"), "{all}");
+    assert!(
+        all.contains(&format!("{}'s security group", redis.replication_group_id))
+            && all.contains(&redis.security_group_id)
+            && all.contains("does not admit TCP 6379")
+            && all.contains("Deployment tacos-app/gateway-api (env REDIS_ADDRESS"),
+        "names the cache, its group, the port and who calls it: {all}"
+    );
+    assert!(
+        all.contains("aws ec2 authorize-security-group-ingress"),
+        "the fix is the command: {all}"
     );
     assert!(all.contains("nothing was applied"), "{all}");
     let namespaces: Api<Namespace> = Api::all(plane.client().await.unwrap());

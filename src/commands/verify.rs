@@ -110,7 +110,16 @@ pub fn render_human(results: &[CheckResult], failed: usize, color: bool) -> Stri
             .iter()
             .any(|f| f.severity == Severity::Error);
         let summary = crate::verify::summary_of(&result.name);
-        let _ = writeln!(out, "  {} {}: {summary}", mark(ok), result.name);
+        let warned = result
+            .findings
+            .iter()
+            .any(|f| f.severity == Severity::Warning);
+        let shown = match (ok && warned, color) {
+            (true, true) => "\x1b[33m!\x1b[0m",
+            (true, false) => "!",
+            (false, _) => mark(ok),
+        };
+        let _ = writeln!(out, "  {shown} {}: {summary}", result.name);
         for finding in &result.findings {
             let _ = writeln!(
                 out,

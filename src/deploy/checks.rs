@@ -4,12 +4,14 @@ use kube::api::{Api, DynamicObject};
 use kube::core::{ApiResource, GroupVersionKind};
 
 use crate::apply::readiness::{Readiness, readiness};
+use crate::aws::ec2::Admission;
 use crate::aws::{self, AwsContext};
 use crate::cli::PhaseName;
 use crate::config::Environment;
+use crate::doctor::Snapshot;
 use crate::phases::{self, PREVIOUS_PHASE_HEALTHY, Phase};
 use crate::repo::{Object, ObjectKey};
-use crate::report::{Finding, RuleInfo};
+use crate::report::{Finding, RuleInfo, Severity};
 
 use super::DeployError;
 use super::render::{RenderOptions, render_application_charts};
@@ -143,6 +145,11 @@ pub async fn preflight(
             outcomes.push(CheckOutcome {
                 check: phases::apps::IRSA_ROLES_EXIST,
                 findings: aws::iam::check_roles(aws, &claims).await?,
+            });
+            outcomes.push(CheckOutcome {
+                check: phases::apps::CACHES_ADMIT_CLUSTER,
+                findings: caches_admit_cluster(aws, environment, objects.iter().chain(&rendered))
+                    .await?,
             });
         }
         PhaseName::Argocd => {}
@@ -346,4 +353,96 @@ async fn crd_served(
             "the cluster does not serve this kind",
         )]),
     }
+}
+
+/// The ElastiCache caches the workloads among `objects` are configured to call (env values and the
+/// ConfigMaps they pull in, read as doctor reads them live) must admit the EKS cluster's security
+/// group on their port: the live platform's Redis timed out behind exactly this missing rule.
+async fn caches_admit_cluster<'a>(
+    aws: &AwsContext,
+    environment: &Environment,
+    objects: impl Iterator<Item = &'a Object>,
+) -> Result<Vec<Finding>, DeployError> {
+    let rule = &phases::apps::CACHES_ADMIT_CLUSTER;
+    let workloads = workloads_of(objects);
+    let mut callers: std::collections::BTreeMap<(String, u16), Vec<String>> = Default::default();
+    for endpoint in crate::doctor::egress::configured_endpoints(&workloads) {
+        callers
+            .entry((endpoint.host.to_ascii_lowercase(), endpoint.port))
+            .or_default()
+            .push(format!(
+                "{} ({})",
+                endpoint.workload, endpoint.configured_in
+            ));
+    }
+    let mut findings = Vec::new();
+    // Only ElastiCache endpoints: the services' own in-cluster addresses need no AWS call.
+    let caches = callers
+        .into_iter()
+        .filter(|((host, _), _)| host.contains(".cache.amazonaws.com"));
+    for ((host, port), callers) in caches {
+        let called_by = callers.join(", ");
+        let access =
+            aws::elasticache::check_cache_reachable(aws, &environment.cluster.name, &host, port)
+                .await?;
+        let Some(access) = access else {
+            findings.push(
+                Finding::new(
+                    rule,
+                    format!("{host}:{port}"),
+                    None,
+                    format!(
+                        "no ElastiCache cache in {} has this endpoint; {called_by} would not reach it",
+                        aws.target
+                    ),
+                )
+                .with_severity(Severity::Warning)
+                .with_remedy(
+                    "set the cache's endpoint (aws elasticache describe-replication-groups) in the service's values",
+                ),
+            );
+            continue;
+        };
+        let (severity, remedy) = match &access.admission {
+            Admission::Admitted { .. } => continue,
+            Admission::NotAdmitted => (
+                Severity::Error,
+                access
+                    .authorize_command(&aws.target)
+                    .unwrap_or_else(|| rule.remedy.to_string()),
+            ),
+            Admission::Unknown { .. } => (Severity::Warning, rule.remedy.to_string()),
+        };
+        findings.push(
+            Finding::new(
+                rule,
+                format!("ElastiCache {} ({})", access.cache.cache_id, aws.target),
+                None,
+                format!("{access}; called by {called_by}"),
+            )
+            .with_severity(severity)
+            .with_remedy(remedy),
+        );
+    }
+    Ok(findings)
+}
+
+/// The workloads and ConfigMaps among `objects`, typed as doctor's snapshot holds them.
+fn workloads_of<'a>(objects: impl Iterator<Item = &'a Object>) -> Snapshot {
+    fn typed<T: serde::de::DeserializeOwned>(object: &Object, into: &mut Vec<T>) {
+        if let Ok(value) = serde_json::from_value(object.value.clone()) {
+            into.push(value);
+        }
+    }
+    let mut snapshot = Snapshot::default();
+    for object in objects {
+        match (object.group(), object.kind()) {
+            ("apps", "Deployment") => typed(object, &mut snapshot.deployments),
+            ("apps", "StatefulSet") => typed(object, &mut snapshot.stateful_sets),
+            ("apps", "DaemonSet") => typed(object, &mut snapshot.daemon_sets),
+            ("", "ConfigMap") => typed(object, &mut snapshot.config_maps),
+            _ => {}
+        }
+    }
+    snapshot
 }

@@ -149,6 +149,16 @@ impl Reporter {
         }
     }
 
+    /// Passed, with something to look at.
+    fn warning_mark(&self) -> &'static str {
+        match self.format {
+            ReportFormat::Human { color: true, .. } | ReportFormat::Live { color: true } => {
+                "\x1b[33m!\x1b[0m"
+            }
+            _ => "!",
+        }
+    }
+
     fn mark(&self, ok: bool) -> &'static str {
         let color = matches!(
             self.format,
@@ -183,7 +193,12 @@ impl Reporter {
     pub fn check(&self, phase: &str, check: &RuleInfo, findings: &[Finding]) {
         self.close_view();
         let failed = findings.iter().any(|f| f.severity == Severity::Error);
-        let mut text = format!("{} {}: {}", self.mark(!failed), check.id, check.summary);
+        let mark = if !failed && findings.iter().any(|f| f.severity == Severity::Warning) {
+            self.warning_mark()
+        } else {
+            self.mark(!failed)
+        };
+        let mut text = format!("{mark} {}: {}", check.id, check.summary);
         for finding in findings {
             let place = finding
                 .location

@@ -10,6 +10,12 @@ check!(
     "create the IRSA roles (traffic-tacos-<service>-sa-role) or fix the eks.amazonaws.com/role-arn annotations"
 );
 check!(
+    CACHES_ADMIT_CLUSTER,
+    "aws-cache-admits-cluster",
+    "the ElastiCache caches the services are configured to call admit the EKS cluster's security group",
+    "authorize TCP on the cache port from the cluster's security group, or point the service at the right cache"
+);
+check!(
     APPLICATIONS_SYNCED_HEALTHY,
     "argocd-applications-synced",
     "every Application is Synced and Healthy at the expected revision",
@@ -22,7 +28,11 @@ pub const PHASE: Phase = Phase {
     folders: &["manifests/tacos", "applications/tacos"],
     upstream: &[],
     depends_on: Some(PhaseName::Argocd),
-    preflight: &[PREVIOUS_PHASE_HEALTHY, IRSA_ROLES_EXIST],
+    preflight: &[
+        PREVIOUS_PHASE_HEALTHY,
+        IRSA_ROLES_EXIST,
+        CACHES_ADMIT_CLUSTER,
+    ],
     waits_for: "every Application Synced and Healthy at the expected revision",
     postflight: &[APPLICATIONS_SYNCED_HEALTHY],
     not_waited: &[],
