@@ -26,6 +26,7 @@ async fn whole_tree() -> Vec<Object> {
         repo: repo_root(),
         chart_dir: Some(chart_dir.path().to_path_buf()),
         helm: Some(binaries.helm.clone()),
+        ..RenderOptions::default()
     };
     let mut objects = Vec::new();
     for phase in phases::all() {

@@ -41,6 +41,7 @@ pub async fn run(
             repo: global.repo.clone(),
             chart_dir: args.chart_dir.clone(),
             helm: std::env::var_os("TACOS_HELM").map(Into::into),
+            ..RenderOptions::default()
         },
         dry_run: args.dry_run,
         force_conflicts: args.force_conflicts,

@@ -25,6 +25,7 @@ pub async fn run(
         repo: global.repo.clone(),
         chart_dir,
         helm: std::env::var_os("TACOS_HELM").map(Into::into),
+        ..RenderOptions::default()
     };
     let mut report = Vec::new();
     let mut changed = false;

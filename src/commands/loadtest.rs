@@ -42,6 +42,7 @@ pub async fn run(global: &GlobalArgs, args: &LoadtestArgs) -> anyhow::Result<Exi
         repo: global.repo.clone(),
         chart_dir: None,
         helm: args.helm.clone(),
+        ..RenderOptions::default()
     };
     let context = CheckContext {
         client: &client,

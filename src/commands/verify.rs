@@ -36,6 +36,7 @@ pub async fn run(
         repo: global.repo.clone(),
         chart_dir,
         helm: std::env::var_os("TACOS_HELM").map(Into::into),
+        ..RenderOptions::default()
     };
     let context = VerifyContext {
         client: &client,

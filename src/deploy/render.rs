@@ -21,7 +21,15 @@ pub struct RenderOptions {
     /// Air-gapped copies: `gateway-api-<version>/` and `argo-cd/` (a chart folder).
     pub chart_dir: Option<PathBuf>,
     pub helm: Option<PathBuf>,
+    /// Charts the phases' Applications render, kept for the run: preflight and the wait read them.
+    pub rendered_charts: RenderedCharts,
 }
+
+/// What [`render_application_charts`] rendered, by phase (shared by clones of the options).
+#[derive(Debug, Clone, Default)]
+pub struct RenderedCharts(
+    Arc<std::sync::Mutex<std::collections::HashMap<&'static str, Vec<Object>>>>,
+);
 
 /// Every object the phase applies.
 pub async fn render_phase(
@@ -140,17 +148,32 @@ pub fn render_application_charts(
     phase: &Phase,
     options: &RenderOptions,
 ) -> Result<Vec<Object>, DeployError> {
+    let cache = &options.rendered_charts.0;
+    if let Some(rendered) = cache
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(phase.name.as_str())
+    {
+        return Ok(rendered.clone());
+    }
     let folders: Vec<PathBuf> = phase.folders.iter().map(|f| options.repo.join(f)).collect();
     let tree = load(&folders, &LoadOptions::default()).map_err(DeployError::Load)?;
-    crate::repo::helm::render_applications(&tree, options.helm.as_deref()).map_err(|problems| {
-        DeployError::Render(
-            problems
-                .iter()
-                .map(|p| format!("{}: {}", p.location, p.message))
-                .collect::<Vec<_>>()
-                .join("; "),
-        )
-    })
+    let rendered = crate::repo::helm::render_applications(&tree, options.helm.as_deref()).map_err(
+        |problems| {
+            DeployError::Render(
+                problems
+                    .iter()
+                    .map(|p| format!("{}: {}", p.location, p.message))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )
+        },
+    )?;
+    cache
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(phase.name.as_str(), rendered.clone());
+    Ok(rendered)
 }
 
 /// The replica floors of the phase's autoscalers: those tacos applies and those in the charts its

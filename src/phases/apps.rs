@@ -33,7 +33,7 @@ pub const PHASE: Phase = Phase {
         IRSA_ROLES_EXIST,
         CACHES_ADMIT_CLUSTER,
     ],
-    waits_for: "every Application Synced and Healthy at the expected revision",
+    waits_for: "every Application Synced and Healthy at the expected revision; each service available at its autoscaler's floor",
     postflight: &[APPLICATIONS_SYNCED_HEALTHY],
     not_waited: &[],
 };
