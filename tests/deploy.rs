@@ -26,16 +26,24 @@ async fn tacos(kubeconfig: &Path, aws: &AwsEmulator, args: &[&str]) -> Output {
 
 /// tacos run in `repo` (a copy of the repository's tree, or the repository itself).
 async fn tacos_in(repo: &Path, kubeconfig: &Path, aws: &AwsEmulator, args: &[&str]) -> Output {
+    tacos_with_aws_env(repo, kubeconfig, aws.env(), args).await
+}
+
+/// tacos run in `repo` with `aws_env` as its AWS environment (endpoint, credentials, region).
+async fn tacos_with_aws_env(
+    repo: &Path,
+    kubeconfig: &Path,
+    aws_env: Vec<(String, String)>,
+    args: &[&str],
+) -> Output {
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_tacos"));
     command
         .current_dir(repo)
         .arg("--kubeconfig")
         .arg(kubeconfig)
         .args(["--profile", ""])
-        .args(args);
-    for (key, value) in aws.env() {
-        command.env(key, value);
-    }
+        .args(args)
+        .envs(aws_env);
     let binaries = Binaries::locate().unwrap();
     command
         .env("TACOS_HELM", &binaries.helm)
@@ -156,6 +164,13 @@ async fn certificate_that_misses_a_listener_hostname_stops_the_phase() {
     );
 }
 
+/// The apps phase stopped at its preflight: it says so and the app namespace was never created.
+async fn assert_apps_not_applied(all: &str, client: kube::Client) {
+    assert!(all.contains("nothing was applied"), "{all}");
+    let namespaces: Api<Namespace> = Api::all(client);
+    assert!(namespaces.get_opt("tacos-app").await.unwrap().is_none());
+}
+
 #[tokio::test]
 async fn a_missing_irsa_role_stops_the_apps_phase_before_anything_is_applied() {
     let plane = shared_control_plane();
@@ -199,9 +214,7 @@ async fn a_missing_irsa_role_stops_the_apps_phase_before_anything_is_applied() {
         !all.contains("traffic-tacos-gateway-api-sa-role"),
         "roles that exist and trust their ServiceAccount are not findings: {all}"
     );
-    assert!(all.contains("nothing was applied"), "{all}");
-    let namespaces: Api<Namespace> = Api::all(plane.client().await.unwrap());
-    assert!(namespaces.get_opt("tacos-app").await.unwrap().is_none());
+    assert_apps_not_applied(&all, plane.client().await.unwrap()).await;
 }
 
 /// A copy of the repository's GitOps tree and tacos.yaml in `dir`, with `from` replaced by `to`
@@ -281,9 +294,7 @@ async fn a_cache_that_shuts_out_the_cluster_stops_the_apps_phase_before_anything
         all.contains("aws ec2 authorize-security-group-ingress"),
         "the fix is the command: {all}"
     );
-    assert!(all.contains("nothing was applied"), "{all}");
-    let namespaces: Api<Namespace> = Api::all(plane.client().await.unwrap());
-    assert!(namespaces.get_opt("tacos-app").await.unwrap().is_none());
+    assert_apps_not_applied(&all, plane.client().await.unwrap()).await;
 }
 
 #[tokio::test]
@@ -389,21 +400,16 @@ async fn unreachable_aws_exits_3_naming_the_account_and_region_and_applies_nothi
         &["deploy", "--phase", "gateway"][..],
         &["verify", "--phase", "gateway"][..],
     ] {
-        let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_tacos"))
-            .current_dir(repo_root())
-            .arg("--kubeconfig")
-            .arg(&plane.kubeconfig)
-            .args(["--profile", ""])
-            .args(args)
-            .env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{port}"))
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_REGION", "ap-northeast-2")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("NO_COLOR", "1")
-            .output()
-            .await
-            .unwrap();
+        let aws_env = [
+            ("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{port}")),
+            ("AWS_ACCESS_KEY_ID", "testing".into()),
+            ("AWS_SECRET_ACCESS_KEY", "testing".into()),
+            ("AWS_REGION", "ap-northeast-2".into()),
+            ("AWS_EC2_METADATA_DISABLED", "true".into()),
+        ]
+        .map(|(key, value)| (key.to_string(), value))
+        .to_vec();
+        let output = tacos_with_aws_env(&repo_root(), &plane.kubeconfig, aws_env, args).await;
         assert_eq!(output.status.code(), Some(3), "{args:?}: {}", text(&output));
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(

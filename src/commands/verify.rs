@@ -6,8 +6,8 @@ use crate::cli::{GlobalArgs, OutputFormat, PhaseName, PhaseSelection};
 use crate::deploy::render::RenderOptions;
 use crate::exit::{ExitStatus, StatusError};
 use crate::phases;
-use crate::report::Severity;
 use crate::report::junit::{self, CheckResult};
+use crate::report::{Severity, check_mark, worst};
 use crate::verify::{VerifyContext, verify_phase};
 
 pub async fn run(
@@ -93,12 +93,6 @@ fn to_json(results: &[CheckResult], failed: usize) -> serde_json::Value {
 /// `flux check`-like: a title per phase, one ✔/✗ line per check, and under a ✗ each finding with its fix.
 pub fn render_human(results: &[CheckResult], failed: usize, color: bool) -> String {
     use std::fmt::Write;
-    let mark = |ok: bool| match (ok, color) {
-        (true, true) => "\x1b[32m✔\x1b[0m",
-        (false, true) => "\x1b[31m✗\x1b[0m",
-        (true, false) => "✔",
-        (false, false) => "✗",
-    };
     let mut out = String::new();
     let mut suite = "";
     for result in results {
@@ -106,21 +100,9 @@ pub fn render_human(results: &[CheckResult], failed: usize, color: bool) -> Stri
             suite = &result.suite;
             let _ = writeln!(out, "► {suite}");
         }
-        let ok = !result
-            .findings
-            .iter()
-            .any(|f| f.severity == Severity::Error);
         let summary = crate::verify::summary_of(&result.name);
-        let warned = result
-            .findings
-            .iter()
-            .any(|f| f.severity == Severity::Warning);
-        let shown = match (ok && warned, color) {
-            (true, true) => "\x1b[33m!\x1b[0m",
-            (true, false) => "!",
-            (false, _) => mark(ok),
-        };
-        let _ = writeln!(out, "  {shown} {}: {summary}", result.name);
+        let mark = check_mark(worst(&result.findings), color);
+        let _ = writeln!(out, "  {mark} {}: {summary}", result.name);
         for finding in &result.findings {
             let _ = writeln!(
                 out,
@@ -135,7 +117,7 @@ pub fn render_human(results: &[CheckResult], failed: usize, color: bool) -> Stri
     let _ = writeln!(
         out,
         "{} {} check(s), {failed} failed",
-        mark(failed == 0),
+        check_mark((failed > 0).then_some(Severity::Error), color),
         results.len()
     );
     out

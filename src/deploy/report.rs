@@ -149,27 +149,15 @@ impl Reporter {
         }
     }
 
-    /// Passed, with something to look at.
-    fn warning_mark(&self) -> &'static str {
-        match self.format {
-            ReportFormat::Human { color: true, .. } | ReportFormat::Live { color: true } => {
-                "\x1b[33m!\x1b[0m"
-            }
-            _ => "!",
-        }
-    }
-
-    fn mark(&self, ok: bool) -> &'static str {
-        let color = matches!(
+    fn color(&self) -> bool {
+        matches!(
             self.format,
             ReportFormat::Human { color: true, .. } | ReportFormat::Live { color: true }
-        );
-        match (ok, color) {
-            (true, true) => "\x1b[32m✔\x1b[0m",
-            (false, true) => "\x1b[31m✗\x1b[0m",
-            (true, false) => "✔",
-            (false, false) => "✗",
-        }
+        )
+    }
+
+    fn ready_mark(&self) -> &'static str {
+        crate::report::check_mark(None, self.color())
     }
 
     pub fn phase_started(&self, phase: &str, summary: &str) {
@@ -193,11 +181,7 @@ impl Reporter {
     pub fn check(&self, phase: &str, check: &RuleInfo, findings: &[Finding]) {
         self.close_view();
         let failed = findings.iter().any(|f| f.severity == Severity::Error);
-        let mark = if !failed && findings.iter().any(|f| f.severity == Severity::Warning) {
-            self.warning_mark()
-        } else {
-            self.mark(!failed)
-        };
+        let mark = crate::report::check_mark(crate::report::worst(findings), self.color());
         let mut text = format!("{mark} {}: {}", check.id, check.summary);
         for finding in findings {
             let place = finding
@@ -241,7 +225,7 @@ impl Reporter {
             WaitEvent::Ready(key) => self.emit(
                 phase,
                 "ready",
-                &format!("{} {key} ready", self.mark(true)),
+                &format!("{} {key} ready", self.ready_mark()),
                 json!({"object": key.to_string()}),
             ),
             WaitEvent::NotWaited(key, why) => self.emit(
@@ -311,7 +295,7 @@ impl Reporter {
         self.emit(
             phase,
             "phase-done",
-            &format!("{} {summary}", self.mark(true)),
+            &format!("{} {summary}", self.ready_mark()),
             json!({}),
         );
     }

@@ -119,3 +119,16 @@ pub fn to_json(findings: &[Finding]) -> serde_json::Value {
         }
     })
 }
+
+/// The mark of a check line by the worst severity it found: ✗ for an error, ! for a warning, ✔
+/// otherwise (ANSI-coloured when `color`).
+pub fn check_mark(worst: Option<Severity>, color: bool) -> &'static str {
+    match (worst, color) {
+        (Some(Severity::Error), true) => "\x1b[31m✗\x1b[0m",
+        (Some(Severity::Error), false) => "✗",
+        (Some(Severity::Warning), true) => "\x1b[33m!\x1b[0m",
+        (Some(Severity::Warning), false) => "!",
+        (_, true) => "\x1b[32m✔\x1b[0m",
+        (_, false) => "✔",
+    }
+}
