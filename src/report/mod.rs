@@ -43,6 +43,22 @@ pub struct RuleInfo {
     pub remedy: &'static str,
 }
 
+/// Declares the catalogue entry of a rule or check, the one way every lint rule, phase check,
+/// verify check and doctor check is written:
+/// `rule!(NAME, "family", "id", Error, "what it wants", "what to do when it fails");`
+macro_rules! rule {
+    ($name:ident, $family:expr, $id:literal, $severity:ident, $summary:literal, $remedy:literal $(,)?) => {
+        pub const $name: $crate::report::RuleInfo = $crate::report::RuleInfo {
+            id: $id,
+            family: $family,
+            severity: $crate::report::Severity::$severity,
+            summary: $summary,
+            remedy: $remedy,
+        };
+    };
+}
+pub(crate) use rule;
+
 /// One result of a check: lint, preflight, postflight, verify and doctor all produce these.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Finding {
