@@ -74,60 +74,19 @@ pub enum OutputFormat {
     Junit,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, ValueEnum)]
-pub enum PhaseName {
-    Gateway,
-    Argocd,
-    Apps,
-    Monitoring,
-    Loadtest,
-}
+pub use crate::phases::PhaseSelection;
 
-impl PhaseName {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PhaseName::Gateway => "gateway",
-            PhaseName::Argocd => "argocd",
-            PhaseName::Apps => "apps",
-            PhaseName::Monitoring => "monitoring",
-            PhaseName::Loadtest => "loadtest",
-        }
-    }
-}
-
-/// A phase, or all of them in order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum PhaseSelection {
-    Gateway,
-    Argocd,
-    Apps,
-    Monitoring,
-    Loadtest,
-    All,
-}
-
-impl PhaseSelection {
-    pub fn phases(self) -> Vec<PhaseName> {
-        match self {
-            PhaseSelection::Gateway => vec![PhaseName::Gateway],
-            PhaseSelection::Argocd => vec![PhaseName::Argocd],
-            PhaseSelection::Apps => vec![PhaseName::Apps],
-            PhaseSelection::Monitoring => vec![PhaseName::Monitoring],
-            PhaseSelection::Loadtest => vec![PhaseName::Loadtest],
-            PhaseSelection::All => vec![
-                PhaseName::Gateway,
-                PhaseName::Argocd,
-                PhaseName::Apps,
-                PhaseName::Monitoring,
-            ],
-        }
-    }
+/// `--phase`: the name of a phase in `phases::ALL`, or `all`.
+fn phase_selection() -> impl clap::builder::TypedValueParser<Value = PhaseSelection> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(PhaseSelection::names())
+        .map(|name: String| PhaseSelection::named(&name).unwrap_or(PhaseSelection::ALL))
 }
 
 #[derive(Debug, Args, Clone)]
 pub struct DeployArgs {
     /// Which phase to deploy (`all`: gateway, argocd, apps, monitoring in order).
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = phase_selection())]
     pub phase: PhaseSelection,
     #[command(flatten)]
     pub apply: ApplyArgs,
@@ -168,7 +127,7 @@ pub enum Command {
     /// Read-only: does the cluster match the tree and is everything healthy? (exit code for CI)
     Verify {
         /// Which phase to verify (`all`: gateway, argocd, apps, monitoring).
-        #[arg(long, value_enum, default_value_t = PhaseSelection::All)]
+        #[arg(long, value_parser = phase_selection(), default_value = "all")]
         phase: PhaseSelection,
         /// A local folder holding the pinned charts and CRD releases (air-gapped clusters).
         #[arg(long, env = "TACOS_CHART_DIR", value_name = "DIR")]
@@ -184,12 +143,12 @@ pub enum Command {
     Lint(LintArgs),
     /// Offline: for each phase, the checks it runs and the objects it applies, in order.
     Plan {
-        #[arg(long, value_enum, default_value_t = PhaseSelection::All)]
+        #[arg(long, value_parser = phase_selection(), default_value = "all")]
         phase: PhaseSelection,
     },
     /// Server-side dry run against the live cluster: what `deploy` would change (exit 0 none, 1 changes, 2+ error).
     Diff {
-        #[arg(long, value_enum, default_value_t = PhaseSelection::All)]
+        #[arg(long, value_parser = phase_selection(), default_value = "all")]
         phase: PhaseSelection,
         /// A local folder holding the pinned charts and CRD releases (air-gapped clusters).
         #[arg(long, env = "TACOS_CHART_DIR", value_name = "DIR")]
@@ -304,7 +263,7 @@ mod tests {
         assert!(matches!(
             cli.command,
             Command::Deploy(DeployArgs {
-                phase: PhaseSelection::All,
+                phase: PhaseSelection::ALL,
                 ..
             })
         ));

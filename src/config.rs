@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::lint::quantity::Quantity;
+use crate::k8s::quantity::Quantity;
 use crate::repo::yaml::{escape_pointer_token, parse_documents};
 
 /// The whole file: several named environments and which one is used by default.

@@ -9,6 +9,7 @@ pub mod config;
 pub mod deploy;
 pub mod doctor;
 pub mod exit;
+pub mod k8s;
 pub mod lint;
 pub mod loadtest;
 pub mod phases;

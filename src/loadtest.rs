@@ -35,6 +35,15 @@ impl Scenario {
         }
     }
 
+    /// The scenario a TestRun of k6/testruns (or the one `render` makes for e2e) runs.
+    pub fn of_testrun(name: &str) -> Option<Scenario> {
+        let scenario = name.strip_prefix("tacos-")?;
+        <Scenario as clap::ValueEnum>::value_variants()
+            .iter()
+            .copied()
+            .find(|s| s.name() == scenario)
+    }
+
     /// The highest rate the scenario asks of gateway-api.
     pub fn peak_rps(self, sustained: u32, spike: u32) -> u32 {
         match self {
@@ -469,6 +478,14 @@ mod tests {
         assert!(!judge("error", &[runner("a", Some(0), None)]).passed);
         assert!(!judge("finished", &[]).passed);
         assert!(!judge("finished", &[runner("a", None, None)]).passed);
+    }
+
+    #[test]
+    fn a_testrun_names_its_scenario() {
+        assert_eq!(Scenario::of_testrun("tacos-spike"), Some(Scenario::Spike));
+        assert_eq!(Scenario::of_testrun("tacos-e2e"), Some(Scenario::E2e));
+        assert_eq!(Scenario::of_testrun("spike"), None);
+        assert_eq!(Scenario::of_testrun("tacos-soak"), None);
     }
 
     #[test]

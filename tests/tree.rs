@@ -6,8 +6,8 @@ use kube::api::{Api, DynamicObject, PostParams};
 use kube::core::{ApiResource, GroupVersionKind};
 use serde_json::json;
 use tacos::apply::{Applier, ApplyOptions, Mode};
-use tacos::deploy::render::{RenderOptions, render_phase};
 use tacos::phases;
+use tacos::phases::render::{RenderOptions, render_phase};
 use tacos::repo::{LoadOptions, Object, load};
 use tacos_testenv::charts::prepare_chart_dir;
 use tacos_testenv::{Binaries, shared_control_plane};
@@ -29,11 +29,11 @@ async fn whole_tree() -> Vec<Object> {
         ..RenderOptions::default()
     };
     let mut objects = Vec::new();
-    for phase in phases::all() {
+    for phase in phases::ALL {
         objects.extend(
-            render_phase(&phase, &options)
+            render_phase(phase, &options)
                 .await
-                .unwrap_or_else(|e| panic!("phase {}: {e}", phase.name.as_str())),
+                .unwrap_or_else(|e| panic!("phase {}: {e}", phase.name)),
         );
     }
     let charts = load(

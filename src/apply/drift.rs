@@ -8,7 +8,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde::Serialize;
 use serde_json::{Map, Number, Value};
 
-use crate::lint::quantity::Quantity;
+use crate::k8s::quantity::Quantity;
 
 /// What is shown instead of a Secret's value, as `tacos diff` shows it.
 pub const MASKED: &str = "(masked)";

@@ -1,23 +1,40 @@
-//! ACM: the certificate for the domain is ISSUED, covers every listener hostname, and is not close to expiry.
+//! ACM: the certificates for a domain, with their status, names and expiry.
 
 use std::time::{Duration, SystemTime};
 
 use aws_sdk_acm::types::CertificateStatus;
 
-use super::{AwsContext, AwsError, name_covers};
-use crate::phases::gateway::ACM_CERTIFICATE_ISSUED;
-use crate::report::Finding;
+use super::{AwsContext, AwsError};
 
-/// Findings about the certificate for `domain` (e.g. `*.traffictacos.store`): none when one is
-/// ISSUED, names every hostname in `hostnames`, and stays valid for `min_days` more days.
-pub async fn check_certificate(
+/// What DescribeCertificate says of a certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertificateFacts {
+    pub arn: String,
+    /// ISSUED, PENDING_VALIDATION, EXPIRED, FAILED, ...
+    pub status: String,
+    /// The domain name and the subject alternative names.
+    pub names: Vec<String>,
+    pub not_after: Option<SystemTime>,
+}
+
+impl CertificateFacts {
+    /// Whole days of validity left at `now` (0 once expired).
+    pub fn days_left(&self, now: SystemTime) -> Option<u64> {
+        self.not_after.map(|end| {
+            end.duration_since(now)
+                .map(|d| d.as_secs() / 86_400)
+                .unwrap_or(0)
+        })
+    }
+}
+
+/// The certificate ACM would use for `domain` (e.g. `*.traffictacos.store`): among those whose
+/// domain name it is, an ISSUED one before any other, then the latest expiry. None when there is none.
+pub async fn best_certificate(
     aws: &AwsContext,
     domain: &str,
-    hostnames: &[String],
-    min_days: u32,
-) -> Result<Vec<Finding>, AwsError> {
+) -> Result<Option<CertificateFacts>, AwsError> {
     let acm = aws_sdk_acm::Client::new(&aws.config);
-    let subject = format!("ACM certificate {domain} ({})", aws.target);
     let mut summaries = Vec::new();
     let mut pages = acm
         .list_certificates()
@@ -39,86 +56,46 @@ pub async fn check_certificate(
         let Some(arn) = &summary.certificate_arn else {
             continue;
         };
-        let detail = acm
-            .describe_certificate()
-            .certificate_arn(arn)
-            .send()
-            .await
-            .map_err(|e| aws.unreachable("describe an ACM certificate", &e))?;
-        if let Some(certificate) = detail.certificate {
+        if let Some(certificate) = describe_certificate(aws, arn).await? {
             candidates.push(certificate);
         }
     }
-    if candidates.is_empty() {
-        return Ok(vec![Finding::new(&ACM_CERTIFICATE_ISSUED, subject, None, "no certificate for this domain")
-            .with_remedy(format!("request one: aws acm request-certificate --domain-name '{domain}' --validation-method DNS"))]);
-    }
-    candidates.sort_by_key(|c| {
-        (
-            c.status == Some(CertificateStatus::Issued),
-            c.not_after.map(|t| t.secs()).unwrap_or(0),
-        )
-    });
-    let best = candidates.last().expect("not empty");
-    let arn = best.certificate_arn.clone().unwrap_or_default();
-    let subject = format!("ACM certificate {arn} ({})", aws.target);
-    let mut findings = Vec::new();
-    let status = best
-        .status
-        .as_ref()
-        .map(|s| s.as_str().to_string())
-        .unwrap_or_else(|| "UNKNOWN".into());
-    if status != "ISSUED" {
-        findings.push(
-            Finding::new(&ACM_CERTIFICATE_ISSUED, subject.clone(), None, format!("the certificate is {status}, not ISSUED"))
-                .with_remedy("finish DNS validation: create the CNAME records `aws acm describe-certificate` lists in the hosted zone"),
-        );
-    }
-    let names: Vec<&str> = best
-        .domain_name
-        .iter()
-        .map(String::as_str)
-        .chain(best.subject_alternative_names().iter().map(String::as_str))
-        .collect();
-    for hostname in hostnames {
-        if !names.iter().any(|n| name_covers(n, hostname)) {
-            findings.push(Finding::new(
-                &ACM_CERTIFICATE_ISSUED,
-                subject.clone(),
-                None,
-                format!(
-                    "does not cover listener hostname {hostname} (covers {})",
-                    names.join(", ")
-                ),
-            ));
+    candidates.sort_by_key(|c| (c.status == "ISSUED", c.not_after));
+    Ok(candidates.pop())
+}
+
+/// The certificate `arn` (None when the account and region have no such certificate).
+pub async fn describe_certificate(
+    aws: &AwsContext,
+    arn: &str,
+) -> Result<Option<CertificateFacts>, AwsError> {
+    let acm = aws_sdk_acm::Client::new(&aws.config);
+    let detail = match acm.describe_certificate().certificate_arn(arn).send().await {
+        Ok(detail) => detail,
+        Err(error)
+            if error
+                .as_service_error()
+                .is_some_and(|e| e.is_resource_not_found_exception()) =>
+        {
+            return Ok(None);
         }
-    }
-    if status == "ISSUED" {
-        match best.not_after {
-            Some(not_after) => {
-                let expires =
-                    SystemTime::UNIX_EPOCH + Duration::from_secs(not_after.secs().max(0) as u64);
-                let days_left = expires
-                    .duration_since(SystemTime::now())
-                    .map(|d| d.as_secs() / 86_400)
-                    .unwrap_or(0);
-                if days_left < u64::from(min_days) {
-                    findings.push(
-                        Finding::new(&ACM_CERTIFICATE_ISSUED, subject, None, format!("expires in {days_left} day(s), under the {min_days}-day minimum"))
-                            .with_remedy("renew or re-import the certificate; ACM-issued certificates renew only while their DNS validation records exist"),
-                    );
-                }
-            }
-            None => findings.push(
-                Finding::new(
-                    &ACM_CERTIFICATE_ISSUED,
-                    subject,
-                    None,
-                    "ACM reports no expiry date",
-                )
-                .with_severity(crate::report::Severity::Warning),
-            ),
-        }
-    }
-    Ok(findings)
+        Err(error) => return Err(aws.unreachable("describe an ACM certificate", &error)),
+    };
+    Ok(detail.certificate.map(|certificate| CertificateFacts {
+        arn: certificate.certificate_arn.clone().unwrap_or_default(),
+        status: certificate
+            .status
+            .as_ref()
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_else(|| "UNKNOWN".into()),
+        names: certificate
+            .domain_name
+            .iter()
+            .cloned()
+            .chain(certificate.subject_alternative_names().iter().cloned())
+            .collect(),
+        not_after: certificate
+            .not_after
+            .map(|t| SystemTime::UNIX_EPOCH + Duration::from_secs(t.secs().max(0) as u64)),
+    }))
 }

@@ -1,16 +1,25 @@
-//! EKS: the cluster exists, is ACTIVE, and runs a supported Kubernetes version.
+//! EKS: what DescribeCluster says of the cluster (status, version, issuer, endpoint).
 
 use super::{AwsContext, AwsError};
-use crate::phases::gateway::EKS_CLUSTER_ACTIVE;
-use crate::report::Finding;
 
-/// Findings about the EKS cluster `name` (none when it is ACTIVE at `min_version` or newer).
-pub async fn check_cluster(
+/// What EKS DescribeCluster says of a cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterFacts {
+    pub name: String,
+    /// ACTIVE, CREATING, UPDATING, ...
+    pub status: String,
+    /// MAJOR.MINOR, e.g. `1.33`.
+    pub version: String,
+    /// The service-account issuer (`identity.oidc.issuer`).
+    pub oidc_issuer: Option<String>,
+    pub endpoint: Option<String>,
+}
+
+/// The EKS cluster `name` (None when this account and region have no such cluster).
+pub async fn describe_cluster(
     aws: &AwsContext,
     name: &str,
-    min_version: &str,
-) -> Result<Vec<Finding>, AwsError> {
-    let subject = format!("EKS cluster {name} ({})", aws.target);
+) -> Result<Option<ClusterFacts>, AwsError> {
     let eks = aws_sdk_eks::Client::new(&aws.config);
     let cluster = match eks.describe_cluster().name(name).send().await {
         Ok(output) => output.cluster,
@@ -23,44 +32,21 @@ pub async fn check_cluster(
         }
         Err(error) => return Err(aws.unreachable(&format!("describe EKS cluster {name}"), &error)),
     };
-    let Some(cluster) = cluster else {
-        return Ok(vec![
-            Finding::new(
-                &EKS_CLUSTER_ACTIVE,
-                subject,
-                None,
-                "the cluster does not exist in this account and region",
-            )
-            .with_remedy("check cluster.name and aws.region in tacos.yaml, or --env"),
-        ]);
-    };
-    let mut findings = Vec::new();
-    let status = cluster
-        .status
-        .as_ref()
-        .map(|s| s.as_str().to_string())
-        .unwrap_or_else(|| "UNKNOWN".into());
-    if status != "ACTIVE" {
-        findings.push(Finding::new(
-            &EKS_CLUSTER_ACTIVE,
-            subject.clone(),
-            None,
-            format!("the cluster is {status}, not ACTIVE"),
-        ));
-    }
-    let version = cluster.version.unwrap_or_default();
-    if !version_at_least(&version, min_version) {
-        findings.push(
-            Finding::new(
-                &EKS_CLUSTER_ACTIVE,
-                subject,
-                None,
-                format!("Kubernetes {version} is older than the supported minimum {min_version}"),
-            )
-            .with_remedy("upgrade the cluster (aws eks update-cluster-version) before deploying"),
-        );
-    }
-    Ok(findings)
+    Ok(cluster.map(|cluster| ClusterFacts {
+        name: name.to_string(),
+        status: cluster
+            .status
+            .as_ref()
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_else(|| "UNKNOWN".into()),
+        version: cluster.version.clone().unwrap_or_default(),
+        oidc_issuer: cluster
+            .identity
+            .as_ref()
+            .and_then(|i| i.oidc.as_ref())
+            .and_then(|o| o.issuer.clone()),
+        endpoint: cluster.endpoint.clone(),
+    }))
 }
 
 /// Compares MAJOR.MINOR versions.

@@ -1,9 +1,7 @@
-//! IAM: the roles ServiceAccounts name for IRSA exist in the configured account and trust those ServiceAccounts.
+//! IAM: the roles ServiceAccounts name for IRSA, and whether a role's trust policy admits a ServiceAccount.
 
 use super::{AwsContext, AwsError};
-use crate::phases::apps::IRSA_ROLES_EXIST;
 use crate::repo::{Location, Object};
-use crate::report::Finding;
 
 /// The annotation through which a ServiceAccount names its IAM role (IRSA).
 pub const ROLE_ARN_ANNOTATION: &str = "eks.amazonaws.com/role-arn";
@@ -111,84 +109,22 @@ pub fn trusts_service_account(policy_document: &str, namespace: &str, name: &str
     })
 }
 
-/// Findings for roles that are malformed, in another account, missing, or not trusting their ServiceAccount.
-pub async fn check_roles(aws: &AwsContext, claims: &[RoleClaim]) -> Result<Vec<Finding>, AwsError> {
+/// The trust policy of the IAM role `name` (None when the account has no such role).
+pub async fn role_trust_policy(aws: &AwsContext, name: &str) -> Result<Option<String>, AwsError> {
     let iam = aws_sdk_iam::Client::new(&aws.config);
-    let mut findings = Vec::new();
-    for claim in claims {
-        let subject = format!(
-            "ServiceAccount {}/{}",
-            claim.namespace, claim.service_account
-        );
-        let location = Some(claim.location.clone());
-        let Some(arn) = parse_role_arn(&claim.role_arn) else {
-            findings.push(Finding::new(
-                &IRSA_ROLES_EXIST,
-                subject,
-                location,
-                format!(
-                    "{ROLE_ARN_ANNOTATION} is `{}`, not a role ARN (arn:aws:iam::ACCOUNT:role/NAME)",
-                    claim.role_arn
-                ),
-            ));
-            continue;
-        };
-        if arn.account != aws.target.account {
-            findings.push(Finding::new(
-                &IRSA_ROLES_EXIST,
-                subject,
-                location,
-                format!(
-                    "role {} is in account {}, not the configured account ({})",
-                    claim.role_arn, arn.account, aws.target
-                ),
-            ));
-            continue;
+    match iam.get_role().role_name(name).send().await {
+        Ok(output) => Ok(output
+            .role
+            .map(|role| role.assume_role_policy_document.unwrap_or_default())),
+        Err(error)
+            if error
+                .as_service_error()
+                .is_some_and(|e| e.is_no_such_entity_exception()) =>
+        {
+            Ok(None)
         }
-        let role = match iam.get_role().role_name(arn.name).send().await {
-            Ok(output) => output.role,
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_no_such_entity_exception()) =>
-            {
-                None
-            }
-            Err(error) => {
-                return Err(
-                    aws.unreachable(&format!("read IAM role {} (iam:GetRole)", arn.name), &error)
-                );
-            }
-        };
-        let Some(role) = role else {
-            findings.push(Finding::new(
-                &IRSA_ROLES_EXIST,
-                subject,
-                location,
-                format!("IAM role {} does not exist ({})", arn.name, aws.target),
-            ));
-            continue;
-        };
-        let document = role.assume_role_policy_document.unwrap_or_default();
-        if !trusts_service_account(&document, &claim.namespace, &claim.service_account) {
-            findings.push(
-                Finding::new(
-                    &IRSA_ROLES_EXIST,
-                    subject,
-                    location,
-                    format!(
-                        "IAM role {} does not trust system:serviceaccount:{}:{} (no sts:AssumeRoleWithWebIdentity statement with that subject); its pods would get no AWS credentials",
-                        arn.name, claim.namespace, claim.service_account
-                    ),
-                )
-                .with_remedy(format!(
-                    "add to the role's trust policy an Allow of sts:AssumeRoleWithWebIdentity for the cluster's OIDC provider with condition `<oidc>:sub = system:serviceaccount:{}:{}` (aws iam update-assume-role-policy --role-name {})",
-                    claim.namespace, claim.service_account, arn.name
-                )),
-            );
-        }
+        Err(error) => Err(aws.unreachable(&format!("read IAM role {name} (iam:GetRole)"), &error)),
     }
-    Ok(findings)
 }
 
 #[cfg(test)]

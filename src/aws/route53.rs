@@ -1,10 +1,9 @@
-//! Route53: the hosted zone exists, and the platform's records alias the Gateway's load balancer.
+//! Route53: the hosted zone, and where the platform's records point.
 
 use super::{AwsContext, AwsError};
-use crate::phases::gateway::{DNS_ALIASES_ALB, ROUTE53_ZONE_PRESENT};
-use crate::report::Finding;
 
-fn normalize(name: &str) -> String {
+/// A DNS name without its trailing dot, in lower case.
+pub fn normalize(name: &str) -> String {
     name.trim_end_matches('.').to_ascii_lowercase()
 }
 
@@ -24,34 +23,18 @@ pub async fn find_zone(aws: &AwsContext, zone: &str) -> Result<Option<String>, A
         .map(|z| z.id))
 }
 
-/// Finding when the hosted zone is missing.
-pub async fn check_zone(aws: &AwsContext, zone: &str) -> Result<Vec<Finding>, AwsError> {
-    Ok(match find_zone(aws, zone).await? {
-        Some(_) => Vec::new(),
-        None => vec![Finding::new(
-            &ROUTE53_ZONE_PRESENT,
-            format!("Route53 zone {zone} ({})", aws.target),
-            None,
-            "no hosted zone with this name",
-        )],
-    })
-}
-
-/// Findings for each of `records` that is missing or does not alias `load_balancer_dns`.
-pub async fn check_aliases(
+/// Where each of `records` points in the hosted zone `zone_id` (its alias target, or the first
+/// value of an A, AAAA or CNAME record); None for a record that does not exist.
+pub async fn record_targets(
     aws: &AwsContext,
-    zone: &str,
+    zone_id: &str,
     records: &[String],
-    load_balancer_dns: &str,
-) -> Result<Vec<Finding>, AwsError> {
-    let Some(zone_id) = find_zone(aws, zone).await? else {
-        return check_zone(aws, zone).await;
-    };
+) -> Result<Vec<(String, Option<String>)>, AwsError> {
     let route53 = aws_sdk_route53::Client::new(&aws.config);
     let mut record_sets = Vec::new();
     let mut start: Option<(String, aws_sdk_route53::types::RrType)> = None;
     loop {
-        let mut request = route53.list_resource_record_sets().hosted_zone_id(&zone_id);
+        let mut request = route53.list_resource_record_sets().hosted_zone_id(zone_id);
         if let Some((name, kind)) = start.take() {
             request = request.start_record_name(name).start_record_type(kind);
         }
@@ -69,46 +52,25 @@ pub async fn check_aliases(
             _ => break,
         }
     }
-    let mut findings = Vec::new();
-    for record in records {
-        let subject = format!("Route53 record {record} ({})", aws.target);
-        let found = record_sets.iter().find(|r| {
-            normalize(&r.name) == normalize(record)
-                && matches!(r.r#type.as_str(), "A" | "AAAA" | "CNAME")
-        });
-        let target = found.and_then(|r| {
-            r.alias_target
-                .as_ref()
-                .map(|a| a.dns_name.clone())
-                .or_else(|| {
-                    r.resource_records
-                        .as_ref()
-                        .and_then(|rr| rr.first())
-                        .map(|v| v.value.clone())
-                })
-        });
-        match target {
-            None => findings.push(Finding::new(
-                &DNS_ALIASES_ALB,
-                subject,
-                None,
-                format!("no record; it should alias {load_balancer_dns}"),
-            )),
-            Some(target)
-                if normalize(&target).trim_start_matches("dualstack.")
-                    != normalize(load_balancer_dns) =>
-            {
-                findings.push(Finding::new(
-                    &DNS_ALIASES_ALB,
-                    subject,
-                    None,
-                    format!(
-                        "points at {target}, not at the Gateway's load balancer {load_balancer_dns}"
-                    ),
-                ))
-            }
-            Some(_) => {}
-        }
-    }
-    Ok(findings)
+    Ok(records
+        .iter()
+        .map(|record| {
+            let found = record_sets.iter().find(|r| {
+                normalize(&r.name) == normalize(record)
+                    && matches!(r.r#type.as_str(), "A" | "AAAA" | "CNAME")
+            });
+            let target = found.and_then(|r| {
+                r.alias_target
+                    .as_ref()
+                    .map(|a| a.dns_name.clone())
+                    .or_else(|| {
+                        r.resource_records
+                            .as_ref()
+                            .and_then(|rr| rr.first())
+                            .map(|v| v.value.clone())
+                    })
+            });
+            (record.clone(), target)
+        })
+        .collect())
 }

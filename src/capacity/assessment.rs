@@ -6,7 +6,7 @@ use super::bottlenecks;
 use super::model::{Model, QuotaResource, Scaler};
 use super::packing::{Packing, PodGroup, pack};
 use super::pricing::{Cost, HOURS_PER_MONTH, PoolCost, monthly};
-use crate::lint::quantity::Quantity;
+use crate::k8s::quantity::Quantity;
 use crate::report::{Finding, Severity};
 
 /// The load levels an assessment looks at.

@@ -6,7 +6,7 @@ use super::assessment::{ByLevel, Level, LevelPlan};
 use super::model::{Model, Scaler, Service, ceil_count};
 use super::packing::{PodGroup, Unplaced, pack_within};
 use super::show_number;
-use crate::lint::quantity::format_decimal;
+use crate::k8s::quantity::format_decimal;
 use crate::report::{Finding, RuleInfo, Severity, sort_findings};
 
 macro_rules! rule {

@@ -9,9 +9,9 @@ use super::model::{
 };
 use super::origin::{SettingsFile, ValuesOrigin};
 use crate::config::{CapacitySettings, Environment};
-use crate::lint::quantity::Quantity;
+use crate::k8s::quantity::Quantity;
+use crate::k8s::workloads::{ReplicaRange, is_scalable, services_selecting};
 use crate::lint::scaling::{Declared, QUOTA_RESOURCES, pod_amount};
-use crate::lint::workloads::{ReplicaRange, is_scalable, services_selecting};
 use crate::lint::{PEAK_RPS_ANNOTATION, RPS_PER_POD_ANNOTATION, subject};
 use crate::repo::object::pointer;
 use crate::repo::{Object, Tree};

@@ -4,7 +4,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::lint::quantity::Quantity;
+use crate::k8s::quantity::Quantity;
 use crate::repo::Location;
 
 /// A field or setting to change to move a limit: its name as written and where it is written.

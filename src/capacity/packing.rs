@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::model::{NodePool, NodeSpace, PodResources};
-use crate::lint::quantity::Quantity;
+use crate::k8s::quantity::Quantity;
 
 /// Identical pods of one owner (a service name, or another workload's subject).
 #[derive(Debug, Clone, PartialEq)]

@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use super::assessment::{Assessment, ServiceStatus};
 use super::{show_number, show_usd};
-use crate::lint::quantity::format_decimal;
+use crate::k8s::quantity::format_decimal;
 use crate::report;
 
 /// Columns aligned two spaces apart: those in `left` to the left, numbers to the right.

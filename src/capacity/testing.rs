@@ -4,7 +4,7 @@ use super::model::{
     AlbLimit, FieldRef, InstanceType, Model, NodePool, PodResources, Quota, QuotaLimit,
     QuotaResource, RedisLimit, Scaler, Service, ServiceFields,
 };
-use crate::lint::quantity::Quantity;
+use crate::k8s::quantity::Quantity;
 use crate::repo::Location;
 
 pub fn quantity(text: &str) -> Quantity {

@@ -3,13 +3,13 @@
 use std::sync::Mutex;
 
 use crate::aws::{AwsContext, AwsError};
-use crate::cli::{ApplyArgs, GlobalArgs, OutputFormat, PhaseName, PhaseSelection};
+use crate::cli::{ApplyArgs, GlobalArgs, OutputFormat, PhaseSelection};
 use crate::config::Environment;
-use crate::deploy::render::RenderOptions;
 use crate::deploy::report::Reporter;
 use crate::deploy::{DeployContext, DeployError, run_phase};
 use crate::exit::{ExitStatus, StatusError};
-use crate::phases;
+use crate::phases::PhaseError;
+use crate::phases::render::RenderOptions;
 
 pub async fn run(
     global: &GlobalArgs,
@@ -23,11 +23,8 @@ pub async fn run(
     )?;
     let environment = super::environment(global)?;
     let client = super::kube_client(global).await?;
-    let phase_names = selection.phases();
-    let aws = if phase_names
-        .iter()
-        .any(|p| matches!(p, PhaseName::Gateway | PhaseName::Apps))
-    {
+    let selected = selection.phases();
+    let aws = if selected.iter().any(|p| p.needs_aws) {
         Some(connect_aws(global, &environment).await?)
     } else {
         None
@@ -37,6 +34,7 @@ pub async fn run(
         client,
         aws,
         environment,
+        config: super::config_source(global),
         render: RenderOptions {
             repo: global.repo.clone(),
             chart_dir: args.chart_dir.clone(),
@@ -51,18 +49,18 @@ pub async fn run(
         reporter: Reporter::new(format),
         applied: Mutex::new(Vec::new()),
     };
-    for name in phase_names {
-        let phase = phases::get(name);
+    for phase in selected {
+        let name = phase.name;
         tokio::select! {
-            result = run_phase(&context, &phase) => {
+            result = run_phase(&context, phase) => {
                 if let Err(error) = result {
                     let status = deploy_status(&error);
-                    return Err(anyhow::Error::new(error).context(StatusError { status, message: format!("deploy stopped in phase {}", name.as_str()) }));
+                    return Err(anyhow::Error::new(error).context(StatusError { status, message: format!("deploy stopped in phase {}", name) }));
                 }
             }
             _ = tokio::signal::ctrl_c() => {
                 let applied = context.applied.lock().unwrap_or_else(|p| p.into_inner());
-                eprintln!("interrupted in phase {}; {} change(s) were applied before the stop:", name.as_str(), applied.len());
+                eprintln!("interrupted in phase {}; {} change(s) were applied before the stop:", name, applied.len());
                 for line in applied.iter() {
                     eprintln!("  {line}");
                 }
@@ -108,15 +106,7 @@ fn aws_status(error: AwsError) -> anyhow::Error {
 pub fn deploy_status(error: &DeployError) -> ExitStatus {
     use crate::apply::wait::WaitError;
     match error {
-        DeployError::Usage(_)
-        | DeployError::PermissionDenied(_)
-        | DeployError::Load(_)
-        | DeployError::Render(_)
-        | DeployError::Upstream(_) => ExitStatus::BadInput,
-        DeployError::Aws(AwsError::WrongAccount { .. }) => ExitStatus::BadInput,
-        DeployError::Aws(AwsError::Unreachable { .. }) | DeployError::ClusterUnreachable(_) => {
-            ExitStatus::Unreachable
-        }
+        DeployError::Phase(error) => phase_status(error),
         DeployError::Wait { source, .. } if matches!(**source, WaitError::Unreachable { .. }) => {
             ExitStatus::Unreachable
         }
@@ -125,5 +115,20 @@ pub fn deploy_status(error: &DeployError) -> ExitStatus {
         | DeployError::Postflight { .. }
         | DeployError::Apply { .. }
         | DeployError::Wait { .. } => ExitStatus::Findings,
+    }
+}
+
+/// The exit status of a phase that could not be rendered or checked.
+pub fn phase_status(error: &PhaseError) -> ExitStatus {
+    match error {
+        PhaseError::Usage(_)
+        | PhaseError::PermissionDenied(_)
+        | PhaseError::Load(_)
+        | PhaseError::Render(_)
+        | PhaseError::Upstream(_)
+        | PhaseError::Aws(AwsError::WrongAccount { .. }) => ExitStatus::BadInput,
+        PhaseError::Aws(AwsError::Unreachable { .. }) | PhaseError::ClusterUnreachable(_) => {
+            ExitStatus::Unreachable
+        }
     }
 }

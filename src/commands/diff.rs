@@ -6,9 +6,8 @@ use crate::apply::applyset::ApplySet;
 use crate::apply::diff::changes;
 use crate::apply::{Applier, ApplyOptions, Mode, Outcome};
 use crate::cli::{GlobalArgs, OutputFormat, PhaseSelection};
-use crate::deploy::render::{RenderOptions, render_phase};
 use crate::exit::{ExitStatus, StatusError};
-use crate::phases;
+use crate::phases::render::{RenderOptions, render_phase};
 
 pub async fn run(
     global: &GlobalArgs,
@@ -29,13 +28,13 @@ pub async fn run(
     };
     let mut report = Vec::new();
     let mut changed = false;
-    for name in selection.phases() {
-        let phase = phases::get(name);
-        let objects = render_phase(&phase, &render).await.map_err(|e| {
-            let status = super::deploy::deploy_status(&e);
+    for phase in selection.phases() {
+        let name = phase.name;
+        let objects = render_phase(phase, &render).await.map_err(|e| {
+            let status = super::deploy::phase_status(&e);
             anyhow::Error::new(e).context(StatusError {
                 status,
-                message: format!("cannot render phase {}", name.as_str()),
+                message: format!("cannot render phase {}", name),
             })
         })?;
         // The same ApplySet label as deploy (or the dry run would show it removed), and drift made
@@ -43,7 +42,7 @@ pub async fn run(
         let options = ApplyOptions {
             mode: Mode::DryRun,
             force_conflicts: true,
-            applyset: Some(ApplySet::for_phase(name.as_str())),
+            applyset: Some(ApplySet::for_phase(name)),
             ..ApplyOptions::default()
         };
         let applied = Applier::new(client.clone(), options)
@@ -57,7 +56,7 @@ pub async fn run(
                 };
                 anyhow::Error::new(e).context(StatusError {
                     status,
-                    message: format!("the server-side dry run of phase {} failed", name.as_str()),
+                    message: format!("the server-side dry run of phase {} failed", name),
                 })
             })?;
         let mut phase_changes = Vec::new();
@@ -71,7 +70,7 @@ pub async fn run(
             };
             phase_changes.push((object.key.to_string(), object.outcome, fields));
         }
-        report.push((name.as_str(), phase_changes));
+        report.push((name, phase_changes));
     }
     if global.output == OutputFormat::Json {
         let phases: Vec<_> = report

@@ -9,6 +9,7 @@ use crate::doctor::collect::{CollectError, collect};
 use crate::doctor::{CHECKS, Diagnosis, aws_checks, diagnose};
 use crate::exit::{ExitStatus, StatusError};
 use crate::report::Severity;
+use crate::report::checklist::mark_with_notes;
 
 pub async fn run(global: &GlobalArgs, fail_on: Severity) -> anyhow::Result<ExitStatus> {
     super::require_output(
@@ -66,13 +67,6 @@ pub async fn run(global: &GlobalArgs, fail_on: Severity) -> anyhow::Result<ExitS
 /// Every check with ✔/✗ (`flux check`-like); under each ✗ its causes, most severe first, with evidence, symptoms and the fix.
 /// `skipped` are the checks that could not run, and why (shown as skipped, never as passed).
 pub fn render_human(diagnoses: &[Diagnosis], skipped: &[(&str, String)], color: bool) -> String {
-    let paint = |text: &str, code: &str| {
-        if color {
-            format!("\x1b[{code}m{text}\x1b[0m")
-        } else {
-            text.to_string()
-        }
-    };
     let mut out = String::new();
     let mut reasons: Vec<&str> = Vec::new();
     for check in CHECKS.iter().chain(aws_checks::CHECKS) {
@@ -85,7 +79,7 @@ pub fn render_human(diagnoses: &[Diagnosis], skipped: &[(&str, String)], color: 
         }
         let found: Vec<&Diagnosis> = diagnoses.iter().filter(|d| d.check == check.id).collect();
         if found.is_empty() {
-            let _ = writeln!(out, "{} {}", paint("✔", "32"), check.summary);
+            let _ = writeln!(out, "{} {}", mark_with_notes(None, color), check.summary);
             continue;
         }
         let worst = found
@@ -93,11 +87,7 @@ pub fn render_human(diagnoses: &[Diagnosis], skipped: &[(&str, String)], color: 
             .map(|d| d.severity)
             .max()
             .unwrap_or(Severity::Info);
-        let mark = match worst {
-            Severity::Error => paint("✗", "31"),
-            Severity::Warning => paint("!", "33"),
-            Severity::Info => paint("i", "34"),
-        };
+        let mark = mark_with_notes(Some(worst), color);
         let _ = writeln!(out, "{mark} {}", check.summary);
         for diagnosis in found {
             let _ = writeln!(
@@ -115,7 +105,11 @@ pub fn render_human(diagnoses: &[Diagnosis], skipped: &[(&str, String)], color: 
         }
     }
     for reason in reasons {
-        let _ = writeln!(out, "{} {reason}", paint("!", "33"));
+        let _ = writeln!(
+            out,
+            "{} {reason}",
+            mark_with_notes(Some(Severity::Warning), color)
+        );
     }
     let errors = diagnoses
         .iter()

@@ -6,15 +6,15 @@ use serde_json::json;
 
 use crate::apply::{Applier, ApplyOptions};
 use crate::cli::{GlobalArgs, LoadtestArgs, OutputFormat};
-use crate::deploy::checks::{CheckContext, CheckOutcome, preflight};
-use crate::deploy::render::RenderOptions;
 use crate::deploy::report::Reporter;
 use crate::exit::{ExitStatus, StatusError};
 use crate::loadtest::{self, FollowEvent, Scenario};
-use crate::phases;
+use crate::phases::CheckContext;
+use crate::phases::check::run_checks;
+use crate::phases::render::RenderOptions;
 use crate::report::Severity;
 
-const PHASE: &str = "loadtest";
+const PHASE: &str = crate::phases::loadtest::PHASE.name;
 
 pub async fn run(global: &GlobalArgs, args: &LoadtestArgs) -> anyhow::Result<ExitStatus> {
     super::require_output(
@@ -44,37 +44,30 @@ pub async fn run(global: &GlobalArgs, args: &LoadtestArgs) -> anyhow::Result<Exi
         helm: args.helm.clone(),
         ..RenderOptions::default()
     };
+    let config = super::config_source(global);
     let context = CheckContext {
+        phase: &crate::phases::loadtest::PHASE,
         client: &client,
         aws: None,
         environment,
+        config: &config,
         render: &render,
+        objects: &objects,
     };
-    let phase = phases::get(crate::cli::PhaseName::Loadtest);
-    let mut outcomes = preflight(&context, &phase, &objects, None)
-        .await
-        .map_err(|e| {
-            let status = super::deploy::deploy_status(&e);
-            anyhow::Error::new(e).context(StatusError {
-                status,
-                message: "loadtest could not check the cluster".into(),
-            })
-        })?;
-    let helm = crate::capacity::find_helm(args.helm.as_deref())
-        .map_err(|e| StatusError::bad_input(e.to_string()))?;
-    let model = crate::capacity::load_model(
-        &global.repo,
-        &global.config,
-        global.environment.as_deref(),
-        &helm,
-    )
-    .map_err(|e| StatusError::bad_input(e.to_string()))?;
-    outcomes.push(CheckOutcome {
-        check: phases::loadtest::CAPACITY_FITS,
-        findings: crate::capacity::check_fit(&model, f64::from(target))
-            .err()
-            .unwrap_or_default(),
-    });
+    // The phase's own checks but the dependency's: `tacos loadtest` runs on a platform that may
+    // have been deployed by other means.
+    let checks = context
+        .phase
+        .preflight
+        .iter()
+        .filter(|c| c.info.id != crate::phases::check::PREVIOUS_PHASE_HEALTHY.info.id);
+    let outcomes = run_checks(&context, checks).await.map_err(|e| {
+        let status = super::deploy::phase_status(&e);
+        anyhow::Error::new(e).context(StatusError {
+            status,
+            message: "loadtest could not check the cluster".into(),
+        })
+    })?;
     for outcome in &outcomes {
         reporter.check(PHASE, &outcome.check, &outcome.findings);
     }
@@ -169,7 +162,7 @@ pub async fn run(global: &GlobalArgs, args: &LoadtestArgs) -> anyhow::Result<Exi
     };
     let mut text = format!(
         "{} {}: {} runner(s); {} RPS, p95 {}, p99 {}, errors {}",
-        if verdict.passed { "✔" } else { "✗" },
+        crate::report::checklist::mark((!verdict.passed).then_some(Severity::Error), false),
         if verdict.passed {
             "thresholds passed"
         } else {

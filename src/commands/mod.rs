@@ -13,6 +13,11 @@ use std::io::IsTerminal;
 
 use crate::cli::{Cli, Command, GlobalArgs, OutputFormat, PhaseSelection};
 use crate::exit::{ExitStatus, StatusError};
+use crate::phases::{self, Phase};
+
+fn shorthand(phase: &Phase) -> PhaseSelection {
+    PhaseSelection::of(phase)
+}
 
 /// Whether to colour output: a terminal, and NO_COLOR unset.
 pub fn use_color() -> bool {
@@ -33,9 +38,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
             Ok(ExitStatus::Clean)
         }
         Command::Deploy(args) => deploy::run(global, args.phase, &args.apply).await,
-        Command::Gateway(args) => deploy::run(global, PhaseSelection::Gateway, args).await,
-        Command::Argocd(args) => deploy::run(global, PhaseSelection::Argocd, args).await,
-        Command::Apps(args) => deploy::run(global, PhaseSelection::Apps, args).await,
+        Command::Gateway(args) => {
+            deploy::run(global, shorthand(&phases::gateway::PHASE), args).await
+        }
+        Command::Argocd(args) => deploy::run(global, shorthand(&phases::argocd::PHASE), args).await,
+        Command::Apps(args) => deploy::run(global, shorthand(&phases::apps::PHASE), args).await,
         Command::Diff { phase, chart_dir } => diff::run(global, *phase, chart_dir.clone()).await,
         Command::Verify { phase, chart_dir } => {
             verify::run(global, *phase, chart_dir.clone()).await
@@ -52,6 +59,14 @@ pub fn environment(global: &GlobalArgs) -> Result<crate::config::Environment, St
         .environment(&global.config, global.environment.as_deref())
         .map_err(|e| StatusError::bad_input(e.to_string()))?;
     Ok(environment.clone())
+}
+
+/// Where tacos.yaml is and which environment the flags select, for checks that read more of it.
+pub fn config_source(global: &GlobalArgs) -> crate::phases::check::ConfigSource {
+    crate::phases::check::ConfigSource {
+        path: global.config.clone(),
+        environment: global.environment.clone(),
+    }
 }
 
 /// How a run that applies and waits reports: JSON events, a live view on a terminal, timestamped lines otherwise.

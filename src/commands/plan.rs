@@ -5,7 +5,6 @@ use serde_json::json;
 use crate::apply::order::{ApplyStep, sort_for_apply};
 use crate::cli::{GlobalArgs, OutputFormat, PhaseSelection};
 use crate::exit::{ExitStatus, StatusError};
-use crate::phases;
 use crate::repo::{LoadOptions, Object, load};
 
 pub fn run(global: &GlobalArgs, selection: PhaseSelection) -> anyhow::Result<ExitStatus> {
@@ -15,8 +14,8 @@ pub fn run(global: &GlobalArgs, selection: PhaseSelection) -> anyhow::Result<Exi
         "plan",
     )?;
     let mut planned = Vec::new();
-    for name in selection.phases() {
-        let phase = phases::get(name);
+    for phase in selection.phases() {
+        let name = phase.name;
         let folders: Vec<_> = phase.folders.iter().map(|f| global.repo.join(f)).collect();
         let missing: Vec<_> = folders
             .iter()
@@ -26,7 +25,7 @@ pub fn run(global: &GlobalArgs, selection: PhaseSelection) -> anyhow::Result<Exi
         if !missing.is_empty() {
             return Err(StatusError::bad_input(format!(
                 "phase {}: {} not found; run tacos from the repository root or pass --repo",
-                name.as_str(),
+                name,
                 missing.join(", ")
             ))
             .into());
@@ -42,11 +41,11 @@ pub fn run(global: &GlobalArgs, selection: PhaseSelection) -> anyhow::Result<Exi
             .iter()
             .map(|(phase, objects)| {
                 json!({
-                    "phase": phase.name.as_str(),
+                    "phase": phase.name,
                     "summary": phase.summary,
-                    "dependsOn": phase.depends_on.map(|p| p.as_str()),
-                    "upstream": phase.upstream,
-                    "preflight": phase.preflight.iter().map(|c| json!({"id": c.id, "summary": c.summary})).collect::<Vec<_>>(),
+                    "dependsOn": phase.depends_on,
+                    "upstream": phase.upstream.iter().map(|u| u.to_string()).collect::<Vec<_>>(),
+                    "preflight": phase.preflight.iter().map(|c| json!({"id": c.info.id, "summary": c.info.summary})).collect::<Vec<_>>(),
                     "objects": objects.iter().map(|o| json!({
                         "step": ApplyStep::of(o).title(),
                         "apiVersion": o.api_version(),
@@ -56,7 +55,7 @@ pub fn run(global: &GlobalArgs, selection: PhaseSelection) -> anyhow::Result<Exi
                         "source": o.location().to_string(),
                     })).collect::<Vec<_>>(),
                     "waitsFor": phase.waits_for,
-                    "postflight": phase.postflight.iter().map(|c| json!({"id": c.id, "summary": c.summary})).collect::<Vec<_>>(),
+                    "postflight": phase.postflight.iter().map(|c| json!({"id": c.info.id, "summary": c.info.summary})).collect::<Vec<_>>(),
                 })
             })
             .collect();
@@ -67,24 +66,21 @@ pub fn run(global: &GlobalArgs, selection: PhaseSelection) -> anyhow::Result<Exi
         return Ok(ExitStatus::Clean);
     }
     for (phase, objects) in &planned {
-        println!("Phase {}: {}", phase.name.as_str(), phase.summary);
-        println!(
-            "  depends on: {}",
-            phase.depends_on.map(|p| p.as_str()).unwrap_or("nothing")
-        );
+        println!("Phase {}: {}", phase.name, phase.summary);
+        println!("  depends on: {}", phase.depends_on.unwrap_or("nothing"));
         for upstream in phase.upstream {
             println!("  renders upstream: {upstream}");
         }
         println!("  checks before:");
         for check in phase.preflight {
-            println!("    {:<36} {}", check.id, check.summary);
+            println!("    {:<36} {}", check.info.id, check.info.summary);
         }
         println!("  applies {} object(s):", objects.len());
         print_objects(objects);
         println!("  waits for: {}", phase.waits_for);
         println!("  checks after:");
         for check in phase.postflight {
-            println!("    {:<36} {}", check.id, check.summary);
+            println!("    {:<36} {}", check.info.id, check.info.summary);
         }
         println!();
     }

@@ -1,7 +1,5 @@
 //! `tacos deploy`: for each phase, render, check before (nothing applied on failure), apply, wait until up, prune, check after.
 
-pub mod checks;
-pub mod render;
 pub mod report;
 
 use std::sync::Mutex;
@@ -13,33 +11,20 @@ use kube::core::ApiResource;
 use crate::apply::applyset::ApplySet;
 use crate::apply::wait::{Target, WaitOptions, wait_until_ready};
 use crate::apply::{Applied, Applier, ApplyError, ApplyOptions, Mode, Outcome};
-use crate::aws::{AwsContext, AwsError};
+use crate::aws::AwsContext;
 use crate::config::Environment;
-use crate::phases::{self, Phase};
-use crate::repo::{LoadError, Object, ObjectKey};
+use crate::phases::check::{ConfigSource, PREVIOUS_PHASE_HEALTHY, run_checks};
+use crate::phases::render::{self, RenderOptions};
+use crate::phases::{CheckContext, CheckOutcome, Phase, PhaseError};
+use crate::repo::ObjectKey;
 use crate::report::Severity;
-use crate::upstream::UpstreamError;
 
-use checks::{CheckContext, CheckOutcome};
-use render::RenderOptions;
 use report::Reporter;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DeployError {
-    #[error("{0}")]
-    Usage(String),
     #[error(transparent)]
-    Load(LoadError),
-    #[error("failed to render: {0}")]
-    Render(String),
-    #[error(transparent)]
-    Upstream(#[from] UpstreamError),
-    #[error(transparent)]
-    Aws(#[from] AwsError),
-    #[error("the cluster could not be reached: {0}")]
-    ClusterUnreachable(String),
-    #[error("permission denied: {0}")]
-    PermissionDenied(String),
+    Phase(#[from] PhaseError),
     #[error("phase {phase}: {failed} check(s) failed before applying; nothing was applied")]
     Preflight { phase: String, failed: usize },
     #[error("phase {phase} could not be applied")]
@@ -63,6 +48,7 @@ pub struct DeployContext {
     pub client: kube::Client,
     pub aws: Option<AwsContext>,
     pub environment: Environment,
+    pub config: ConfigSource,
     pub render: RenderOptions,
     pub dry_run: bool,
     pub force_conflicts: bool,
@@ -103,29 +89,24 @@ pub async fn run_phase(
     phase: &Phase,
 ) -> Result<PhaseSummary, DeployError> {
     let started = Instant::now();
-    let name = phase.name.as_str();
+    let name = phase.name;
     let reporter = &context.reporter;
     reporter.phase_started(name, phase.summary);
     let objects = render::render_phase(phase, &context.render).await?;
-    let previous = match phase.depends_on {
-        Some(dependency) => Some(render_folders_only(
-            &phases::get(dependency),
-            &context.render,
-        )?),
-        None => None,
-    };
     let check_context = CheckContext {
+        phase,
         client: &context.client,
         aws: context.aws.as_ref(),
         environment: &context.environment,
+        config: &context.config,
         render: &context.render,
+        objects: &objects,
     };
-    let mut outcomes =
-        checks::preflight(&check_context, phase, &objects, previous.as_deref()).await?;
+    let mut outcomes = run_checks(&check_context, phase.preflight).await?;
     if context.skip_deps
         && let Some(dependency) = outcomes
             .iter_mut()
-            .find(|o| o.check.id == phases::PREVIOUS_PHASE_HEALTHY.id)
+            .find(|o| o.check.id == PREVIOUS_PHASE_HEALTHY.info.id)
         && !dependency.findings.is_empty()
     {
         reporter.warn(
@@ -187,6 +168,9 @@ pub async fn run_phase(
         }
     }
     if context.dry_run {
+        for check in phase.postflight {
+            reporter.skipped(name, &check.info, "dry run: nothing was stored to check");
+        }
         summary.seconds = started.elapsed().as_secs_f64();
         reporter.phase_done(
             name,
@@ -250,7 +234,7 @@ pub async fn run_phase(
     }
     summary.pruned = pruned.len();
 
-    let outcomes = checks::postflight(&check_context, phase, &objects).await?;
+    let outcomes = run_checks(&check_context, phase.postflight).await?;
     for outcome in &outcomes {
         reporter.check(name, &outcome.check, &outcome.findings);
     }
@@ -278,18 +262,6 @@ fn workload_resource(kind: &str) -> ApiResource {
         "StatefulSet" => ApiResource::erase::<StatefulSet>(&()),
         _ => ApiResource::erase::<Deployment>(&()),
     }
-}
-
-/// A phase's own folders (without upstream material), to check a dependency's health.
-fn render_folders_only(phase: &Phase, options: &RenderOptions) -> Result<Vec<Object>, DeployError> {
-    let folders: Vec<_> = phase.folders.iter().map(|f| options.repo.join(f)).collect();
-    let tree = crate::repo::load(&folders, &crate::repo::LoadOptions::default())
-        .map_err(DeployError::Load)?;
-    Ok(tree
-        .objects
-        .into_iter()
-        .filter(|o| !phase.not_waited.contains(&o.kind()))
-        .collect())
 }
 
 fn describe(summary: &PhaseSummary) -> String {

@@ -157,7 +157,7 @@ impl Reporter {
     }
 
     fn ready_mark(&self) -> &'static str {
-        crate::report::check_mark(None, self.color())
+        crate::report::checklist::mark(None, self.color())
     }
 
     pub fn phase_started(&self, phase: &str, summary: &str) {
@@ -181,24 +181,22 @@ impl Reporter {
     pub fn check(&self, phase: &str, check: &RuleInfo, findings: &[Finding]) {
         self.close_view();
         let failed = findings.iter().any(|f| f.severity == Severity::Error);
-        let mark = crate::report::check_mark(crate::report::worst(findings), self.color());
-        let mut text = format!("{mark} {}: {}", check.id, check.summary);
-        for finding in findings {
-            let place = finding
-                .location
-                .as_ref()
-                .map(|l| format!(" ({l})"))
-                .unwrap_or_default();
-            text.push_str(&format!(
-                "\n      {} {}{place}: {}\n      fix: {}",
-                finding.severity, finding.subject, finding.message, finding.remedy
-            ));
-        }
         self.emit(
             phase,
             "check",
-            &text,
+            &crate::report::checklist::check_line(check, findings, self.color()),
             json!({"check": check.id, "passed": !failed, "findings": findings}),
+        );
+    }
+
+    /// A check that did not run, and why.
+    pub fn skipped(&self, phase: &str, check: &RuleInfo, why: &str) {
+        self.close_view();
+        self.emit(
+            phase,
+            "check",
+            &crate::report::checklist::skipped_line(check, why),
+            json!({"check": check.id, "skipped": why}),
         );
     }
 

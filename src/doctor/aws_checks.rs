@@ -1,35 +1,33 @@
 //! The AWS half of doctor: caches the workloads call that their security groups shut out, and the edge's certificate and DNS as the Gateways use them.
 
 use crate::aws::elasticache::check_cache_reachable;
-use crate::aws::{AwsContext, AwsError, acm, ec2::Admission, route53};
+use crate::aws::{AwsContext, AwsError, acm, ec2::Admission};
 use crate::config::Environment;
-use crate::report::{Finding, RuleInfo, Severity};
+use crate::k8s::gateway::listener_hostnames_of;
+use crate::phases::gateway::{alias_findings, certificate_findings};
+use crate::report::{Finding, RuleInfo, rule};
 
 use super::egress::configured_endpoints;
 use super::{Diagnosis, Snapshot};
-use crate::deploy::checks::listener_hostnames_of;
 
-pub const CACHE_INGRESS: RuleInfo = RuleInfo {
-    id: "aws-cache-admits-cluster",
-    family: "doctor",
-    severity: Severity::Error,
-    summary: "the ElastiCache clusters workloads call admit the EKS cluster's security group",
-    remedy: "authorize TCP on the cache port from the cluster's security group",
-};
-pub const EDGE_CERTIFICATE: RuleInfo = RuleInfo {
-    id: "aws-edge-certificate",
-    family: "doctor",
-    severity: Severity::Error,
-    summary: "the ACM certificate is ISSUED, covers the Gateway hostnames and is not near expiry",
-    remedy: "finish DNS validation or renew the certificate (aws acm describe-certificate)",
-};
-pub const EDGE_DNS: RuleInfo = RuleInfo {
-    id: "aws-edge-dns",
-    family: "doctor",
-    severity: Severity::Error,
-    summary: "Route53 aliases every Gateway hostname to the Gateway's load balancer",
-    remedy: "point the alias records at the Gateway's ALB (ExternalDNS or the hosted zone)",
-};
+/// The same check as the apps phase's preflight, judged on what the live workloads call.
+pub const CACHE_INGRESS: RuleInfo = crate::phases::apps::CACHES_ADMIT_CLUSTER;
+rule!(
+    EDGE_CERTIFICATE,
+    "doctor",
+    "aws-edge-certificate",
+    Error,
+    "the ACM certificate is ISSUED, covers the Gateway hostnames and is not near expiry",
+    "finish DNS validation or renew the certificate (aws acm describe-certificate)"
+);
+rule!(
+    EDGE_DNS,
+    "doctor",
+    "aws-edge-dns",
+    Error,
+    "Route53 aliases every Gateway hostname to the Gateway's load balancer",
+    "point the alias records at the Gateway's ALB (ExternalDNS or the hosted zone)"
+);
 
 pub const CHECKS: &[RuleInfo] = &[CACHE_INGRESS, EDGE_CERTIFICATE, EDGE_DNS];
 
@@ -69,18 +67,19 @@ pub async fn diagnose_aws(
     let gateways: Vec<&serde_json::Value> = snapshot.gateways.iter().collect();
     let hostnames = listener_hostnames_of(gateways.iter().copied());
     if !hostnames.is_empty() {
-        let certificate = acm::check_certificate(
-            aws,
-            &environment.certificate.domain,
-            &hostnames,
-            environment.certificate.min_days_valid,
-        )
-        .await
-        .map(|findings| {
-            findings
-                .into_iter()
-                .map(|f| from_finding(&EDGE_CERTIFICATE, f))
-                .collect()
+        let domain = &environment.certificate.domain;
+        let certificate = acm::best_certificate(aws, domain).await.map(|best| {
+            certificate_findings(
+                &EDGE_CERTIFICATE,
+                &aws.target,
+                domain,
+                best.as_ref(),
+                &hostnames,
+                environment.certificate.min_days_valid,
+            )
+            .into_iter()
+            .map(|f| from_finding(&EDGE_CERTIFICATE, f))
+            .collect()
         });
         found.keep(&EDGE_CERTIFICATE, certificate);
     }
@@ -144,7 +143,7 @@ async fn dns(
         };
         let records = listener_hostnames_of(std::iter::once(*gateway));
         let findings =
-            route53::check_aliases(aws, &environment.hosted_zone, &records, address).await?;
+            alias_findings(&EDGE_DNS, aws, &environment.hosted_zone, &records, address).await?;
         diagnoses.extend(findings.into_iter().map(|f| from_finding(&EDGE_DNS, f)));
     }
     Ok(diagnoses)

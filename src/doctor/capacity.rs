@@ -7,7 +7,7 @@ use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use super::analysis::Diagnoses;
 use super::cluster;
 use super::{Diagnosis, Snapshot};
-use crate::lint::quantity::Quantity;
+use crate::k8s::quantity::Quantity;
 use crate::report::{RuleInfo, Severity};
 
 pub const AUTOSCALER_LIMITS: RuleInfo = RuleInfo {

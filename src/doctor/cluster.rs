@@ -2,28 +2,13 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{Event, Node, Pod, PodSpec, PodTemplateSpec};
+use k8s_openapi::api::core::v1::{Event, Node, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use serde_json::{Map, Value};
 
 use super::Snapshot;
-use crate::lint::workloads::selector_matches;
-
-/// `Kind namespace/name`, or `Kind name` for cluster-scoped objects: how doctor names an object.
-pub fn subject(kind: &str, meta: &ObjectMeta) -> String {
-    subject_of(
-        kind,
-        meta.namespace.as_deref(),
-        meta.name.as_deref().unwrap_or("?"),
-    )
-}
-
-pub fn subject_of(kind: &str, namespace: Option<&str>, name: &str) -> String {
-    match namespace.filter(|ns| !ns.is_empty()) {
-        Some(namespace) => format!("{kind} {namespace}/{name}"),
-        None => format!("{kind} {name}"),
-    }
-}
+pub use crate::k8s::typed::{Workload, labels, name, namespace, subject, subject_of};
+use crate::k8s::workloads::selector_matches;
 
 /// The subject of a custom object held as JSON.
 pub fn json_subject(object: &Value) -> String {
@@ -32,14 +17,6 @@ pub fn json_subject(object: &Value) -> String {
         object["metadata"]["namespace"].as_str(),
         object["metadata"]["name"].as_str().unwrap_or("?"),
     )
-}
-
-pub fn name(meta: &ObjectMeta) -> &str {
-    meta.name.as_deref().unwrap_or("?")
-}
-
-pub fn namespace(meta: &ObjectMeta) -> &str {
-    meta.namespace.as_deref().unwrap_or_default()
 }
 
 pub fn pod_subject(pod: &Pod) -> String {
@@ -209,35 +186,6 @@ fn label_map(labels: &BTreeMap<String, String>) -> Map<String, Value> {
         .iter()
         .map(|(k, v)| (k.clone(), Value::String(v.clone())))
         .collect()
-}
-
-pub fn labels(meta: &ObjectMeta) -> BTreeMap<String, String> {
-    meta.labels.clone().unwrap_or_default()
-}
-
-/// A workload that runs pods from a template: Deployments, StatefulSets and DaemonSets.
-pub struct Workload<'a> {
-    pub kind: &'static str,
-    pub meta: &'a ObjectMeta,
-    pub template: &'a PodTemplateSpec,
-}
-
-impl Workload<'_> {
-    pub fn subject(&self) -> String {
-        subject(self.kind, self.meta)
-    }
-
-    pub fn pod_spec(&self) -> Option<&PodSpec> {
-        self.template.spec.as_ref()
-    }
-
-    pub fn pod_labels(&self) -> BTreeMap<String, String> {
-        self.template
-            .metadata
-            .as_ref()
-            .map(labels)
-            .unwrap_or_default()
-    }
 }
 
 pub fn workloads(snapshot: &Snapshot) -> Vec<Workload<'_>> {

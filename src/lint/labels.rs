@@ -1,7 +1,7 @@
 //! Cost-allocation labels on workloads, their pods and Namespaces.
 
-use super::workloads::pod_labels_pointer;
 use super::{LintContext, subject};
+use crate::k8s::workloads::pod_labels_pointer;
 use crate::repo::Object;
 use crate::report::{Finding, RuleInfo, Severity};
 

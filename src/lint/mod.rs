@@ -4,12 +4,10 @@ pub mod argocd;
 pub mod labels;
 pub mod network;
 pub mod pod_security;
-pub mod quantity;
 pub mod resources;
 pub mod routes;
 pub mod scaling;
 pub mod secrets;
-pub mod workloads;
 
 use crate::repo::{Object, Tree};
 use crate::report::{Finding, RuleInfo, Severity, sort_findings};

@@ -4,8 +4,8 @@ use std::collections::BTreeSet;
 
 use serde_json::{Map, Value};
 
-use super::workloads::{pod_labels, selector_matches, services_selecting};
 use super::{LintContext, subject};
+use crate::k8s::workloads::{pod_labels, selector_matches, services_selecting};
 use crate::repo::{Object, Tree};
 use crate::report::{Finding, RuleInfo, Severity};
 

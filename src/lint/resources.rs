@@ -2,8 +2,8 @@
 
 use serde_json::Value;
 
-use super::workloads::is_long_running;
 use super::{LintContext, containers, subject};
+use crate::k8s::workloads::is_long_running;
 use crate::repo::Object;
 use crate::report::{Finding, RuleInfo, Severity};
 

@@ -4,11 +4,11 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::quantity::{Quantity, format_decimal};
-use super::workloads::{
+use super::{LintContext, PEAK_RPS_ANNOTATION, RPS_PER_POD_ANNOTATION, subject};
+use crate::k8s::quantity::{Quantity, format_decimal};
+use crate::k8s::workloads::{
     ReplicaRange, is_scalable, pod_labels, selector_matches, services_selecting,
 };
-use super::{LintContext, PEAK_RPS_ANNOTATION, RPS_PER_POD_ANNOTATION, subject};
 use crate::repo::object::pointer;
 use crate::repo::{Location, Object, Tree};
 use crate::report::{Finding, RuleInfo, Severity};

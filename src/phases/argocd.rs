@@ -1,23 +1,24 @@
 //! argocd: Argo CD from its pinned chart and helm-values/argocd-values.yaml, its routes, the traffic-tacos AppProject, and the Application through which it manages itself.
 
-use super::{PREVIOUS_PHASE_HEALTHY, Phase, check};
-use crate::cli::PhaseName;
-
-check!(
-    ARGOCD_SERVER_AVAILABLE,
-    "argocd-server-available",
-    "argocd-server and repo-server are Available",
-    "kubectl -n argocd describe deployment argocd-server; check its events and logs"
-);
+use super::check::PREVIOUS_PHASE_HEALTHY;
+use super::{Phase, Upstream};
+use crate::upstream::ARGO_CD_CHART;
 
 pub const PHASE: Phase = Phase {
-    name: PhaseName::Argocd,
+    name: "argocd",
     summary: "Argo CD (HA), its HTTPRoute/GRPCRoute, AppProject, and self-management",
     folders: &["manifests/argocd"],
-    upstream: &["argo-cd Helm chart (pinned) with helm-values/argocd-values.yaml"],
-    depends_on: Some(PhaseName::Gateway),
+    upstream: &[Upstream::Chart {
+        chart: &ARGO_CD_CHART,
+        release: "argocd",
+        values: "helm-values/argocd-values.yaml",
+        namespace: "argocd",
+    }],
+    depends_on: Some("gateway"),
+    in_all: true,
+    needs_aws: false,
     preflight: &[PREVIOUS_PHASE_HEALTHY],
-    waits_for: "argocd-server Available; routes Accepted",
-    postflight: &[ARGOCD_SERVER_AVAILABLE],
+    waits_for: "argocd-server and repo-server Available; routes Accepted",
+    postflight: &[],
     not_waited: &["Application"],
 };

@@ -1,30 +1,85 @@
 //! loadtest: k6-operator TestRuns that ramp to 30k RPS, hold, and spike to 50k.
 
-use super::{Phase, check};
-use crate::cli::PhaseName;
-
-check!(
-    K6_OPERATOR_PRESENT,
-    "cluster-k6-operator-present",
-    "k6-operator is installed (TestRun CRD served)",
-    "install k6-operator before running load tests"
-);
-
-check!(
-    CAPACITY_FITS,
-    "capacity-fits-target",
-    "the capacity model says the scenario's peak fits (replicas, quota, nodes)",
-    "run `tacos capacity --rps N` and fix the bottleneck it names before loading the platform"
-);
+use super::Phase;
+use super::check::{Check, CheckContext, PREVIOUS_PHASE_HEALTHY, PhaseError, crd_served};
+use crate::loadtest::Scenario;
+use crate::report::{Finding, rule};
 
 pub const PHASE: Phase = Phase {
-    name: PhaseName::Loadtest,
+    name: "loadtest",
     summary: "k6 TestRuns against the platform (run on demand, not part of `all`)",
     folders: &["k6/testruns"],
     upstream: &[],
-    depends_on: Some(PhaseName::Apps),
-    preflight: &[K6_OPERATOR_PRESENT, CAPACITY_FITS],
+    depends_on: Some("apps"),
+    in_all: false,
+    needs_aws: false,
+    preflight: &[
+        PREVIOUS_PHASE_HEALTHY,
+        Check {
+            info: K6_OPERATOR_PRESENT,
+            run: |cx| {
+                Box::pin(crd_served(
+                    cx.client,
+                    "k6.io",
+                    "v1alpha1",
+                    "TestRun",
+                    &K6_OPERATOR_PRESENT,
+                ))
+            },
+            in_verify: true,
+        },
+        Check {
+            info: CAPACITY_FITS,
+            run: |cx| Box::pin(capacity_fits(cx)),
+            in_verify: true,
+        },
+    ],
     waits_for: "TestRun finished",
     postflight: &[],
     not_waited: &["TestRun"],
 };
+
+rule!(
+    K6_OPERATOR_PRESENT,
+    "deploy",
+    "cluster-k6-operator-present",
+    Error,
+    "k6-operator is installed (TestRun CRD served)",
+    "install k6-operator before running load tests"
+);
+rule!(
+    CAPACITY_FITS,
+    "deploy",
+    "capacity-fits-target",
+    Error,
+    "the capacity model says the scenario's peak fits (replicas, quota, nodes)",
+    "run `tacos capacity --rps N` and fix the bottleneck it names before loading the platform"
+);
+
+/// The highest peak among the scenarios whose TestRuns the phase applies must fit the capacity
+/// model (the services' charts rendered, the quota, tacos.yaml's capacity settings).
+async fn capacity_fits(cx: &CheckContext<'_>) -> Result<Vec<Finding>, PhaseError> {
+    let capacity = &cx.environment.capacity;
+    let Some(target) = cx
+        .objects
+        .iter()
+        .filter(|o| o.is("k6.io", "TestRun"))
+        .filter_map(|o| Scenario::of_testrun(o.name()))
+        .map(|s| s.peak_rps(capacity.sustained_rps, capacity.spike_rps))
+        .max()
+    else {
+        return Ok(Vec::new());
+    };
+    let bad_input = |e: crate::capacity::CapacityError| PhaseError::Usage(e.to_string());
+    let helm = crate::capacity::find_helm(cx.render.helm.as_deref()).map_err(bad_input)?;
+    let model = crate::capacity::load_model(
+        &cx.render.repo,
+        &cx.config.path,
+        cx.config.environment.as_deref(),
+        &helm,
+    )
+    .map_err(bad_input)?;
+    Ok(crate::capacity::check_fit(&model, f64::from(target))
+        .err()
+        .unwrap_or_default())
+}

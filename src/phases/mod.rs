@@ -1,68 +1,160 @@
-//! The phases of a deployment as data: which folders each applies, what it checks before and after, what it waits for.
+//! The phases of a deployment, each in its own file: what it applies and renders, what it checks before and after (as values), what it waits for. The engines (deploy, verify, plan, diff) loop over them and know no phase by name.
 
 pub mod apps;
 pub mod argocd;
+pub mod check;
 pub mod gateway;
 pub mod loadtest;
 pub mod monitoring;
+pub mod posture;
+pub mod render;
 
-use crate::cli::PhaseName;
-use crate::report::RuleInfo;
+pub use check::{Check, CheckContext, CheckFuture, CheckOutcome, PhaseError};
+pub use render::{RenderOptions, Upstream};
 
 /// One phase of `tacos deploy`.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug)]
 pub struct Phase {
-    pub name: PhaseName,
+    /// Its name on the command line and in output (`--phase NAME`).
+    pub name: &'static str,
     pub summary: &'static str,
     /// Folders (from the repository root) whose objects the phase applies.
     pub folders: &'static [&'static str],
-    /// Upstream material the phase renders at deploy time (pinned), shown by `plan`.
-    pub upstream: &'static [&'static str],
+    /// Upstream material the phase renders at deploy time (pinned).
+    pub upstream: &'static [Upstream],
     /// The phase that must be healthy first.
-    pub depends_on: Option<PhaseName>,
-    pub preflight: &'static [RuleInfo],
+    pub depends_on: Option<&'static str>,
+    /// Whether `--phase all` runs it (load tests run on demand only).
+    pub in_all: bool,
+    /// Whether its checks read AWS (then deploy and verify connect to AWS first).
+    pub needs_aws: bool,
+    /// Checks before anything is applied: one failing stops the phase with nothing applied.
+    pub preflight: &'static [Check],
     /// What "up" means for this phase.
     pub waits_for: &'static str,
-    pub postflight: &'static [RuleInfo],
+    /// Checks once the phase is up.
+    pub postflight: &'static [Check],
     /// Kinds applied but not waited on (e.g. Applications Argo CD takes over from there).
     pub not_waited: &'static [&'static str],
 }
 
-/// Every phase, in deployment order.
-pub fn all() -> [Phase; 5] {
-    [
-        gateway::PHASE,
-        argocd::PHASE,
-        apps::PHASE,
-        monitoring::PHASE,
-        loadtest::PHASE,
-    ]
+/// Every phase, in deployment order. Adding a phase: a new file and one line here.
+pub const ALL: &[&Phase] = &[
+    &gateway::PHASE,
+    &argocd::PHASE,
+    &apps::PHASE,
+    &monitoring::PHASE,
+    &loadtest::PHASE,
+];
+
+/// The phase named `name`.
+pub fn get(name: &str) -> Option<&'static Phase> {
+    ALL.iter().copied().find(|p| p.name == name)
 }
 
-pub fn get(name: PhaseName) -> Phase {
-    all()
-        .into_iter()
-        .find(|p| p.name == name)
-        .expect("every PhaseName has a Phase")
+impl Phase {
+    /// The phase this one depends on.
+    pub fn dependency(&self) -> Option<&'static Phase> {
+        self.depends_on.and_then(get)
+    }
+
+    /// Every check the phase runs, before and after.
+    pub fn checks(&self) -> impl Iterator<Item = &'static Check> + use<> {
+        let (before, after): (&'static [Check], &'static [Check]) =
+            (self.preflight, self.postflight);
+        before.iter().chain(after)
+    }
 }
 
-/// Shorthand for a check's catalogue entry.
-macro_rules! check {
-    ($name:ident, $id:literal, $summary:literal, $remedy:literal) => {
-        pub const $name: $crate::report::RuleInfo = $crate::report::RuleInfo {
-            id: $id,
-            family: "deploy",
-            severity: $crate::report::Severity::Error,
-            summary: $summary,
-            remedy: $remedy,
-        };
-    };
-}
-pub(crate) use check;
+/// What `--phase` names: one phase, or `all` (every phase with `in_all`, in order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PhaseSelection(&'static str);
 
-check!(
-    PREVIOUS_PHASE_HEALTHY,
-    "phase-previous-healthy",
-    "the phase before this one is healthy",
-    "deploy the previous phase first (tacos deploy --phase PREVIOUS), or pass --skip-deps"
-);
+impl PhaseSelection {
+    pub const ALL: PhaseSelection = PhaseSelection("all");
+
+    /// The selection named `name`: a phase's name or `all`.
+    pub fn named(name: &str) -> Option<PhaseSelection> {
+        if name == Self::ALL.0 {
+            return Some(Self::ALL);
+        }
+        get(name).map(|p| PhaseSelection(p.name))
+    }
+
+    /// The selection of one phase.
+    pub fn of(phase: &Phase) -> PhaseSelection {
+        PhaseSelection(phase.name)
+    }
+
+    /// The phases selected, in deployment order.
+    pub fn phases(self) -> Vec<&'static Phase> {
+        ALL.iter()
+            .copied()
+            .filter(|p| {
+                if self == Self::ALL {
+                    p.in_all
+                } else {
+                    p.name == self.0
+                }
+            })
+            .collect()
+    }
+
+    /// Every name `--phase` accepts.
+    pub fn names() -> impl Iterator<Item = &'static str> {
+        ALL.iter().map(|p| p.name).chain([Self::ALL.0])
+    }
+}
+
+impl std::fmt::Display for PhaseSelection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_dependency_is_a_phase_that_comes_earlier() {
+        for (index, phase) in ALL.iter().enumerate() {
+            if let Some(name) = phase.depends_on {
+                let at = ALL.iter().position(|p| p.name == name);
+                assert!(
+                    at.is_some_and(|at| at < index),
+                    "{} depends on {name}",
+                    phase.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn check_ids_are_unique_across_phases_and_one_entry_each() {
+        let mut seen: std::collections::BTreeMap<&str, crate::report::RuleInfo> =
+            Default::default();
+        for phase in ALL {
+            for check in phase.checks() {
+                if let Some(known) = seen.insert(check.info.id, check.info) {
+                    assert_eq!(known, check.info, "{} has two entries", check.info.id);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn all_selects_the_phases_in_all_in_order() {
+        let names: Vec<&str> = PhaseSelection::ALL
+            .phases()
+            .iter()
+            .map(|p| p.name)
+            .collect();
+        assert_eq!(names, ["gateway", "argocd", "apps", "monitoring"]);
+        assert_eq!(
+            PhaseSelection::named("loadtest").map(|s| s.phases().len()),
+            Some(1)
+        );
+        assert_eq!(PhaseSelection::named("nope"), None);
+    }
+}

@@ -1,23 +1,43 @@
 //! monitoring: ServiceMonitors, PrometheusRules, Grafana dashboards and the Alertmanager route.
 
-use super::{PREVIOUS_PHASE_HEALTHY, Phase, check};
-use crate::cli::PhaseName;
-
-check!(
-    PROMETHEUS_OPERATOR_CRDS,
-    "cluster-prometheus-operator-crds",
-    "the Prometheus Operator CRDs are installed",
-    "install kube-prometheus-stack (or the Prometheus Operator CRDs) first"
-);
+use super::Phase;
+use super::check::{Check, PREVIOUS_PHASE_HEALTHY, crd_served};
+use crate::report::rule;
 
 pub const PHASE: Phase = Phase {
-    name: PhaseName::Monitoring,
+    name: "monitoring",
     summary: "alerts, dashboards and scraping for the five services",
     folders: &["manifests/monitoring"],
     upstream: &[],
-    depends_on: Some(PhaseName::Apps),
-    preflight: &[PREVIOUS_PHASE_HEALTHY, PROMETHEUS_OPERATOR_CRDS],
+    depends_on: Some("apps"),
+    in_all: true,
+    needs_aws: false,
+    preflight: &[
+        PREVIOUS_PHASE_HEALTHY,
+        Check {
+            info: PROMETHEUS_OPERATOR_CRDS,
+            run: |cx| {
+                Box::pin(crd_served(
+                    cx.client,
+                    "monitoring.coreos.com",
+                    "v1",
+                    "ServiceMonitor",
+                    &PROMETHEUS_OPERATOR_CRDS,
+                ))
+            },
+            in_verify: true,
+        },
+    ],
     waits_for: "PrometheusRules and ServiceMonitors stored",
     postflight: &[],
     not_waited: &[],
 };
+
+rule!(
+    PROMETHEUS_OPERATOR_CRDS,
+    "deploy",
+    "cluster-prometheus-operator-crds",
+    Error,
+    "the Prometheus Operator CRDs are installed",
+    "install kube-prometheus-stack (or the Prometheus Operator CRDs) first"
+);

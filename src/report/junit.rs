@@ -4,16 +4,7 @@ use std::fmt::Write;
 
 use super::{Finding, Severity};
 
-/// One check that ran, and what it found (nothing when it passed).
-#[derive(Debug, Clone)]
-pub struct CheckResult {
-    /// The suite (e.g. the phase).
-    pub suite: String,
-    /// The check's id or title.
-    pub name: String,
-    pub findings: Vec<Finding>,
-    pub seconds: f64,
-}
+pub use super::checklist::CheckResult;
 
 pub fn render(results: &[CheckResult]) -> String {
     let mut suites: Vec<&str> = results.iter().map(|r| r.suite.as_str()).collect();
@@ -42,7 +33,7 @@ pub fn render(results: &[CheckResult]) -> String {
                 out,
                 "    <testcase classname=\"{}\" name=\"{}\" time=\"{:.3}\"",
                 escape(suite),
-                escape(&case.name),
+                escape(case.check.id),
                 case.seconds
             );
             let errors: Vec<&Finding> = case

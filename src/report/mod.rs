@@ -1,5 +1,6 @@
 //! Findings (what every check yields) and their reporters: human, JSON, SARIF, JUnit.
 
+pub mod checklist;
 pub mod human;
 pub mod junit;
 pub mod sarif;
@@ -134,17 +135,4 @@ pub fn to_json(findings: &[Finding]) -> serde_json::Value {
             "infos": count(Severity::Info),
         }
     })
-}
-
-/// The mark of a check line by the worst severity it found: ✗ for an error, ! for a warning, ✔
-/// otherwise (ANSI-coloured when `color`).
-pub fn check_mark(worst: Option<Severity>, color: bool) -> &'static str {
-    match (worst, color) {
-        (Some(Severity::Error), true) => "\x1b[31m✗\x1b[0m",
-        (Some(Severity::Error), false) => "✗",
-        (Some(Severity::Warning), true) => "\x1b[33m!\x1b[0m",
-        (Some(Severity::Warning), false) => "!",
-        (_, true) => "\x1b[32m✔\x1b[0m",
-        (_, false) => "✔",
-    }
 }

@@ -1,18 +1,54 @@
-//! Turns a phase into objects: its folders of the tree plus the upstream material it pins (Gateway API CRDs, the argo-cd chart rendered with our values).
+//! Turns a phase into objects: its folders of the tree plus the upstream material it pins (CRDs from Go modules, Helm charts rendered with the tree's values).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 
 use crate::apply::readiness::{ReplicaFloor, replica_floors};
-use crate::cli::PhaseName;
-use crate::phases::Phase;
 use crate::repo::object::Source;
 use crate::repo::yaml::parse_documents;
 use crate::repo::{LoadOptions, Object, load, load_str};
-use crate::upstream::{ARGO_CD_CHART, GATEWAY_API, fetch_crds};
+use crate::upstream::{GoModuleCrds, PinnedChart, fetch_crds};
 
-use super::DeployError;
+use super::{Phase, PhaseError};
+
+/// Upstream material a phase renders beside its folders, pinned by version and checksum.
+#[derive(Debug)]
+pub enum Upstream {
+    /// The CRDs inside a project's Go module, checked against its go.sum hash.
+    Crds(&'static GoModuleCrds),
+    /// A Helm chart rendered by `helm template` with a values file of the tree into a namespace
+    /// (Helm renders only: no release).
+    Chart {
+        chart: &'static PinnedChart,
+        /// The release name the templates are rendered for (it prefixes object names).
+        release: &'static str,
+        values: &'static str,
+        namespace: &'static str,
+    },
+}
+
+impl std::fmt::Display for Upstream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Upstream::Crds(crds) => write!(
+                f,
+                "{} {} CRDs from the Go module {} ({}, {})",
+                crds.name, crds.version, crds.module, crds.dir, crds.h1
+            ),
+            Upstream::Chart {
+                chart,
+                values,
+                namespace,
+                ..
+            } => write!(
+                f,
+                "{} chart {} from {} with {values}, into namespace {namespace}",
+                chart.name, chart.version, chart.repo
+            ),
+        }
+    }
+}
 
 /// Where the phase's upstream material comes from.
 #[derive(Debug, Clone, Default)]
@@ -31,53 +67,80 @@ pub struct RenderedCharts(
     Arc<std::sync::Mutex<std::collections::HashMap<&'static str, Vec<Object>>>>,
 );
 
-/// Every object the phase applies.
+/// Every object the phase applies: its upstream material, then its folders.
 pub async fn render_phase(
     phase: &Phase,
     options: &RenderOptions,
-) -> Result<Vec<Object>, DeployError> {
+) -> Result<Vec<Object>, PhaseError> {
     let mut objects = Vec::new();
-    match phase.name {
-        PhaseName::Gateway => {
-            for (path, text) in fetch_crds(&GATEWAY_API, options.chart_dir.as_deref()).await? {
-                let tree =
-                    load_str(&path.display().to_string(), &text).map_err(DeployError::Load)?;
-                objects.extend(
-                    tree.objects
-                        .into_iter()
-                        .filter(|o| o.is("apiextensions.k8s.io", "CustomResourceDefinition")),
-                );
+    for upstream in phase.upstream {
+        match upstream {
+            Upstream::Crds(crds) => {
+                for (path, text) in fetch_crds(crds, options.chart_dir.as_deref()).await? {
+                    let tree =
+                        load_str(&path.display().to_string(), &text).map_err(PhaseError::Load)?;
+                    objects.extend(
+                        tree.objects
+                            .into_iter()
+                            .filter(|o| o.is("apiextensions.k8s.io", "CustomResourceDefinition")),
+                    );
+                }
             }
+            Upstream::Chart {
+                chart,
+                release,
+                values,
+                namespace,
+            } => objects.extend(render_chart(chart, release, values, namespace, options)?),
         }
-        PhaseName::Argocd => objects.extend(render_argo_cd(options)?),
-        _ => {}
     }
     let folders: Vec<PathBuf> = phase.folders.iter().map(|f| options.repo.join(f)).collect();
     if let Some(missing) = folders.iter().find(|f| !f.exists()) {
-        return Err(DeployError::Usage(format!(
+        return Err(PhaseError::Usage(format!(
             "{} not found: run tacos from the repository root or pass --repo",
             missing.display()
         )));
     }
-    let tree = load(&folders, &LoadOptions::default()).map_err(DeployError::Load)?;
+    let tree = load(&folders, &LoadOptions::default()).map_err(PhaseError::Load)?;
     objects.extend(tree.objects);
     Ok(objects)
 }
 
-/// `helm template` of the pinned argo-cd chart (from `--chart-dir/argo-cd` when given) with
-/// helm-values/argocd-values.yaml, CRDs included, into namespace argocd. Helm renders only.
-fn render_argo_cd(options: &RenderOptions) -> Result<Vec<Object>, DeployError> {
-    let values = options.repo.join("helm-values/argocd-values.yaml");
+/// A phase's own folders (without upstream material) less the kinds it does not wait on: what a
+/// dependent phase checks is up.
+pub fn render_folders_only(
+    phase: &Phase,
+    options: &RenderOptions,
+) -> Result<Vec<Object>, PhaseError> {
+    let folders: Vec<_> = phase.folders.iter().map(|f| options.repo.join(f)).collect();
+    let tree = load(&folders, &LoadOptions::default()).map_err(PhaseError::Load)?;
+    Ok(tree
+        .objects
+        .into_iter()
+        .filter(|o| !phase.not_waited.contains(&o.kind()))
+        .collect())
+}
+
+/// `helm template` of a pinned chart (from `--chart-dir/<chart name>` when given) with a values
+/// file of the tree, CRDs included, into `namespace`. Helm renders only.
+fn render_chart(
+    chart: &PinnedChart,
+    release: &str,
+    values: &str,
+    namespace: &str,
+    options: &RenderOptions,
+) -> Result<Vec<Object>, PhaseError> {
+    let values = options.repo.join(values);
     let helm = options
         .helm
         .clone()
         .unwrap_or_else(|| PathBuf::from("helm"));
     let mut command = Command::new(&helm);
-    command.args(["template", "argocd"]);
+    command.args(["template", release]);
     let local = options
         .chart_dir
         .as_ref()
-        .map(|d| d.join("argo-cd"))
+        .map(|d| d.join(chart.name))
         .filter(|d| d.join("Chart.yaml").is_file());
     let chart_label = match &local {
         Some(dir) => {
@@ -85,37 +148,28 @@ fn render_argo_cd(options: &RenderOptions) -> Result<Vec<Object>, DeployError> {
             dir.display().to_string()
         }
         None => {
-            command.args([
-                ARGO_CD_CHART.name,
-                "--repo",
-                ARGO_CD_CHART.repo,
-                "--version",
-                ARGO_CD_CHART.version,
-            ]);
-            format!(
-                "{} {} from {}",
-                ARGO_CD_CHART.name, ARGO_CD_CHART.version, ARGO_CD_CHART.repo
-            )
+            command.args([chart.name, "--repo", chart.repo, "--version", chart.version]);
+            format!("{} {} from {}", chart.name, chart.version, chart.repo)
         }
     };
     command
-        .args(["--namespace", "argocd", "--include-crds", "--values"])
+        .args(["--namespace", namespace, "--include-crds", "--values"])
         .arg(&values);
     let output = command.output().map_err(|e| {
-        DeployError::Render(format!(
+        PhaseError::Render(format!(
             "cannot run {}: {e}; install helm or set TACOS_HELM",
             helm.display()
         ))
     })?;
     if !output.status.success() {
-        return Err(DeployError::Render(format!(
+        return Err(PhaseError::Render(format!(
             "helm template of {chart_label} failed: {}",
             String::from_utf8_lossy(&output.stderr).trim()
         )));
     }
     let text = String::from_utf8_lossy(&output.stdout).to_string();
     let documents = parse_documents(&text).map_err(|e| {
-        DeployError::Render(format!("helm rendered invalid YAML for {chart_label}: {e}"))
+        PhaseError::Render(format!("helm rendered invalid YAML for {chart_label}: {e}"))
     })?;
     let rendered_for = format!("chart {chart_label} with {}", values.display());
     Ok(documents
@@ -127,7 +181,7 @@ fn render_argo_cd(options: &RenderOptions) -> Result<Vec<Object>, DeployError> {
                 && !crate::repo::helm::is_cluster_scoped(&kind)
                 && let Some(metadata) = value["metadata"].as_object_mut()
             {
-                metadata.insert("namespace".into(), "argocd".into());
+                metadata.insert("namespace".into(), namespace.into());
             }
             Object {
                 value,
@@ -147,20 +201,20 @@ fn render_argo_cd(options: &RenderOptions) -> Result<Vec<Object>, DeployError> {
 pub fn render_application_charts(
     phase: &Phase,
     options: &RenderOptions,
-) -> Result<Vec<Object>, DeployError> {
+) -> Result<Vec<Object>, PhaseError> {
     let cache = &options.rendered_charts.0;
     if let Some(rendered) = cache
         .lock()
         .unwrap_or_else(|p| p.into_inner())
-        .get(phase.name.as_str())
+        .get(phase.name)
     {
         return Ok(rendered.clone());
     }
     let folders: Vec<PathBuf> = phase.folders.iter().map(|f| options.repo.join(f)).collect();
-    let tree = load(&folders, &LoadOptions::default()).map_err(DeployError::Load)?;
+    let tree = load(&folders, &LoadOptions::default()).map_err(PhaseError::Load)?;
     let rendered = crate::repo::helm::render_applications(&tree, options.helm.as_deref()).map_err(
         |problems| {
-            DeployError::Render(
+            PhaseError::Render(
                 problems
                     .iter()
                     .map(|p| format!("{}: {}", p.location, p.message))
@@ -172,7 +226,7 @@ pub fn render_application_charts(
     cache
         .lock()
         .unwrap_or_else(|p| p.into_inner())
-        .insert(phase.name.as_str(), rendered.clone());
+        .insert(phase.name, rendered.clone());
     Ok(rendered)
 }
 
@@ -182,7 +236,7 @@ pub fn replica_floors_of(
     phase: &Phase,
     objects: &[Object],
     options: &RenderOptions,
-) -> Result<Vec<ReplicaFloor>, DeployError> {
+) -> Result<Vec<ReplicaFloor>, PhaseError> {
     let rendered = render_application_charts(phase, options)?;
     let mut floors: Vec<ReplicaFloor> = Vec::new();
     for floor in replica_floors(objects)

@@ -1,0 +1,7 @@
+//! Shared Kubernetes knowledge that deploy, verify, doctor, lint and capacity all stand on: quantities, workloads and selectors, typed objects, configured endpoints, Gateway listeners.
+
+pub mod endpoints;
+pub mod gateway;
+pub mod quantity;
+pub mod typed;
+pub mod workloads;
