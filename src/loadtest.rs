@@ -12,46 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::repo::{LoadOptions, Object, load, load_str};
 
-/// The load shapes of the plan (docs/scaling-strategy.md).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Scenario {
-    /// 0 -> 30,000 RPS over 10 minutes.
-    Ramp,
-    /// 30,000 RPS held for 30 minutes.
-    Sustain,
-    /// 50,000 RPS for 5 minutes.
-    Spike,
-    /// The whole plan end to end: ramp, hold, spike.
-    E2e,
-}
-
-impl Scenario {
-    pub fn name(self) -> &'static str {
-        match self {
-            Scenario::Ramp => "ramp",
-            Scenario::Sustain => "sustain",
-            Scenario::Spike => "spike",
-            Scenario::E2e => "e2e",
-        }
-    }
-
-    /// The scenario a TestRun of k6/testruns (or the one `render` makes for e2e) runs.
-    pub fn of_testrun(name: &str) -> Option<Scenario> {
-        let scenario = name.strip_prefix("tacos-")?;
-        <Scenario as clap::ValueEnum>::value_variants()
-            .iter()
-            .copied()
-            .find(|s| s.name() == scenario)
-    }
-
-    /// The highest rate the scenario asks of gateway-api.
-    pub fn peak_rps(self, sustained: u32, spike: u32) -> u32 {
-        match self {
-            Scenario::Ramp | Scenario::Sustain => sustained,
-            Scenario::Spike | Scenario::E2e => spike,
-        }
-    }
-}
+pub use crate::phases::loadtest::Scenario;
 
 pub const TESTRUN_NAMESPACE: &str = "loadtest";
 /// The ConfigMap the TestRuns read their scripts from.
@@ -478,14 +439,6 @@ mod tests {
         assert!(!judge("error", &[runner("a", Some(0), None)]).passed);
         assert!(!judge("finished", &[]).passed);
         assert!(!judge("finished", &[runner("a", None, None)]).passed);
-    }
-
-    #[test]
-    fn a_testrun_names_its_scenario() {
-        assert_eq!(Scenario::of_testrun("tacos-spike"), Some(Scenario::Spike));
-        assert_eq!(Scenario::of_testrun("tacos-e2e"), Some(Scenario::E2e));
-        assert_eq!(Scenario::of_testrun("spike"), None);
-        assert_eq!(Scenario::of_testrun("tacos-soak"), None);
     }
 
     #[test]

@@ -122,6 +122,7 @@ pub async fn run_phase(
     }
     let failed = failed_checks(&outcomes);
     if failed > 0 {
+        skip_postflight(reporter, phase, "a check before applying failed");
         return Err(DeployError::Preflight {
             phase: name.to_string(),
             failed,
@@ -129,7 +130,8 @@ pub async fn run_phase(
     }
 
     // Read before anything is applied: a chart that cannot be rendered stops the phase here.
-    let floors = render::replica_floors_of(phase, &objects, &context.render)?;
+    let floors = render::replica_floors_of(phase, &objects, &context.render)
+        .inspect_err(|_| skip_postflight(reporter, phase, "the phase could not be rendered"))?;
     let options = ApplyOptions {
         mode: if context.dry_run {
             Mode::DryRun
@@ -154,9 +156,12 @@ pub async fn run_phase(
     let applied = applier
         .apply(&objects, &on_applied)
         .await
-        .map_err(|source| DeployError::Apply {
-            phase: name.to_string(),
-            source: Box::new(source),
+        .map_err(|source| {
+            skip_postflight(reporter, phase, "the phase was not applied");
+            DeployError::Apply {
+                phase: name.to_string(),
+                source: Box::new(source),
+            }
         })?;
     let mut summary = PhaseSummary::default();
     for a in &applied {
@@ -168,9 +173,7 @@ pub async fn run_phase(
         }
     }
     if context.dry_run {
-        for check in phase.postflight {
-            reporter.skipped(name, &check.info, "dry run: nothing was stored to check");
-        }
+        skip_postflight(reporter, phase, "dry run: nothing was stored to check");
         summary.seconds = started.elapsed().as_secs_f64();
         reporter.phase_done(
             name,
@@ -217,18 +220,21 @@ pub async fn run_phase(
         reporter.waiting(name, event)
     })
     .await
-    .map_err(|source| DeployError::Wait {
-        phase: name.to_string(),
-        source: Box::new(source),
-    })?;
-
-    let pruned = applier
-        .prune(&objects, &applied)
-        .await
-        .map_err(|source| DeployError::Apply {
+    .map_err(|source| {
+        skip_postflight(reporter, phase, "the phase did not come up");
+        DeployError::Wait {
             phase: name.to_string(),
             source: Box::new(source),
-        })?;
+        }
+    })?;
+
+    let pruned = applier.prune(&objects, &applied).await.map_err(|source| {
+        skip_postflight(reporter, phase, "the phase was not applied");
+        DeployError::Apply {
+            phase: name.to_string(),
+            source: Box::new(source),
+        }
+    })?;
     for p in &pruned {
         on_applied(p);
     }
@@ -255,6 +261,13 @@ pub async fn run_phase(
         ),
     );
     Ok(summary)
+}
+
+/// Every check of a run is reported once: those after applying that cannot run say why.
+fn skip_postflight(reporter: &Reporter, phase: &Phase, why: &str) {
+    for check in phase.postflight {
+        reporter.skipped(phase.name, &check.info, why);
+    }
 }
 
 fn workload_resource(kind: &str) -> ApiResource {

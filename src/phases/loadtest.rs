@@ -2,7 +2,6 @@
 
 use super::Phase;
 use super::check::{Check, CheckContext, PREVIOUS_PHASE_HEALTHY, PhaseError, crd_served};
-use crate::loadtest::Scenario;
 use crate::report::{Finding, rule};
 
 pub const PHASE: Phase = Phase {
@@ -82,4 +81,58 @@ async fn capacity_fits(cx: &CheckContext<'_>) -> Result<Vec<Finding>, PhaseError
     Ok(crate::capacity::check_fit(&model, f64::from(target))
         .err()
         .unwrap_or_default())
+}
+
+/// The load shapes of the plan (docs/scaling-strategy.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Scenario {
+    /// 0 -> 30,000 RPS over 10 minutes.
+    Ramp,
+    /// 30,000 RPS held for 30 minutes.
+    Sustain,
+    /// 50,000 RPS for 5 minutes.
+    Spike,
+    /// The whole plan end to end: ramp, hold, spike.
+    E2e,
+}
+
+impl Scenario {
+    pub fn name(self) -> &'static str {
+        match self {
+            Scenario::Ramp => "ramp",
+            Scenario::Sustain => "sustain",
+            Scenario::Spike => "spike",
+            Scenario::E2e => "e2e",
+        }
+    }
+
+    /// The scenario a TestRun of k6/testruns (or the one `render` makes for e2e) runs.
+    pub fn of_testrun(name: &str) -> Option<Scenario> {
+        let scenario = name.strip_prefix("tacos-")?;
+        <Scenario as clap::ValueEnum>::value_variants()
+            .iter()
+            .copied()
+            .find(|s| s.name() == scenario)
+    }
+
+    /// The highest rate the scenario asks of gateway-api.
+    pub fn peak_rps(self, sustained: u32, spike: u32) -> u32 {
+        match self {
+            Scenario::Ramp | Scenario::Sustain => sustained,
+            Scenario::Spike | Scenario::E2e => spike,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_testrun_names_its_scenario() {
+        assert_eq!(Scenario::of_testrun("tacos-spike"), Some(Scenario::Spike));
+        assert_eq!(Scenario::of_testrun("tacos-e2e"), Some(Scenario::E2e));
+        assert_eq!(Scenario::of_testrun("spike"), None);
+        assert_eq!(Scenario::of_testrun("tacos-soak"), None);
+    }
 }
