@@ -4,6 +4,7 @@ pub mod apply;
 pub mod aws;
 pub mod capacity;
 pub mod cli;
+pub mod cluster_guard;
 pub mod commands;
 pub mod config;
 pub mod deploy;

@@ -220,7 +220,7 @@ pub async fn verify_phase(
     let check_context = CheckContext {
         phase,
         client: context.client,
-        aws: context.aws,
+        aws: context.aws.filter(|_| phase.needs_aws),
         environment: context.environment,
         config: context.config,
         render: context.render,

@@ -17,6 +17,7 @@ async fn context(aws: &AwsEmulator) -> AwsContext {
             profile: None,
             region: REGION.into(),
         },
+        caller_arn: String::new(),
     }
 }
 

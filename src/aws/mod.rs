@@ -56,6 +56,8 @@ pub enum AwsError {
 pub struct AwsContext {
     pub config: aws_config::SdkConfig,
     pub target: AwsTarget,
+    /// Who the credentials are (sts:GetCallerIdentity), e.g. `arn:aws:iam::ACCOUNT:user/NAME`.
+    pub caller_arn: String,
 }
 
 impl AwsContext {
@@ -98,7 +100,11 @@ impl AwsContext {
             });
         }
         target.account = actual;
-        Ok(Self { config, target })
+        Ok(Self {
+            config,
+            target,
+            caller_arn: identity.arn.unwrap_or_default(),
+        })
     }
 
     pub fn unreachable(&self, action: &str, error: &impl std::error::Error) -> AwsError {

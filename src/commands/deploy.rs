@@ -22,13 +22,10 @@ pub async fn run(
         "deploy",
     )?;
     let environment = super::environment(global)?;
-    let client = super::kube_client(global).await?;
     let selected = selection.phases();
-    let aws = if selected.iter().any(|p| p.needs_aws) {
-        Some(connect_aws(global, &environment).await?)
-    } else {
-        None
-    };
+    // Every phase writes to the cluster, so every run proves it is the environment's.
+    let super::Connection { client, aws, .. } = super::connect(global, &environment).await?;
+    let aws = Some(aws);
     let format = super::report_format(global);
     let context = DeployContext {
         client,

@@ -19,7 +19,8 @@ pub async fn run(
         &[OutputFormat::Human, OutputFormat::Json],
         "diff",
     )?;
-    let client = super::kube_client(global).await?;
+    let environment = super::environment(global)?;
+    let client = super::connect(global, &environment).await?.client;
     let render = RenderOptions {
         repo: global.repo.clone(),
         chart_dir,

@@ -19,13 +19,32 @@ pub async fn run(global: &GlobalArgs, fail_on: Severity) -> anyhow::Result<ExitS
     )?;
     let environment = super::environment(global)?;
     let environment = &environment;
-    let client = super::kube_client(global).await?;
+    // AWS is evidence, not a precondition: at 3 a.m. the cluster half must work without it. When
+    // AWS answers, the cluster must be the environment's.
+    let aws = super::deploy::connect_aws(global, environment).await;
+    let (client, kube) = match &aws {
+        Ok(aws) => {
+            super::kube_client_for(
+                global,
+                aws.target.profile.as_deref(),
+                Some(&aws.target.region),
+            )
+            .await?
+        }
+        Err(_) => super::kube_client_for(global, None, None).await?,
+    };
+    match &aws {
+        Ok(aws) => super::guard(&client, &kube, aws, environment).await?,
+        Err(error) => eprintln!(
+            "note: AWS cannot be reached ({error:#}), so {kube} is not checked to be EKS cluster {}",
+            environment.cluster.name
+        ),
+    }
     let snapshot = collect(&client).await.map_err(|error| match error {
         CollectError::Unreachable { .. } => StatusError::unreachable(error.to_string()),
     })?;
     let mut diagnoses = diagnose(&snapshot);
-    // AWS is evidence, not a precondition: at 3 a.m. the cluster half must work without it.
-    let skipped: Vec<(&str, String)> = match super::deploy::connect_aws(global, environment).await {
+    let skipped: Vec<(&str, String)> = match aws {
         Ok(aws) => {
             let found = aws_checks::diagnose_aws(&aws, environment, &snapshot).await;
             diagnoses.extend(found.diagnoses);

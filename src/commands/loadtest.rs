@@ -27,7 +27,7 @@ pub async fn run(global: &GlobalArgs, args: &LoadtestArgs) -> anyhow::Result<Exi
     let scenario: Scenario = args.scenario;
     let objects = loadtest::render(&global.repo, scenario)
         .map_err(|e| StatusError::bad_input(e.to_string()))?;
-    let client = super::kube_client(global).await?;
+    let client = super::connect(global, environment).await?.client;
     let reporter = Reporter::new(super::report_format(global));
     let target = scenario.peak_rps(
         environment.capacity.sustained_rps,

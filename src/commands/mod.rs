@@ -12,6 +12,7 @@ pub mod verify;
 use std::io::IsTerminal;
 
 use crate::cli::{Cli, Command, GlobalArgs, OutputFormat, PhaseSelection};
+use crate::cluster_guard::KubeTarget;
 use crate::exit::{ExitStatus, StatusError};
 use crate::phases::{self, Phase};
 
@@ -103,43 +104,68 @@ pub fn require_output(
     }
 }
 
-/// A kube client from `--kubeconfig`/`--context` (or the standard places), checked to answer.
-pub async fn kube_client(global: &GlobalArgs) -> anyhow::Result<kube::Client> {
+/// A kube client from `--kubeconfig`/`--context` (or the standard places), checked to answer, and
+/// which context, server and user it is. An exec plugin (`aws eks get-token`) runs as the same AWS
+/// identity as tacos: `profile` replaces whatever profile the kubeconfig gives it.
+pub async fn kube_client_for(
+    global: &GlobalArgs,
+    profile: Option<&str>,
+    region: Option<&str>,
+) -> anyhow::Result<(kube::Client, KubeTarget)> {
     use kube::config::{KubeConfigOptions, Kubeconfig};
-    let options = KubeConfigOptions {
-        context: global.context.clone(),
-        ..Default::default()
-    };
-    let impersonate = |mut config: kube::Config| {
-        if let Some(user) = &global.impersonate {
-            config.auth_info.impersonate = Some(user.clone());
-        }
-        if !global.impersonate_groups.is_empty() {
-            config.auth_info.impersonate_groups = Some(global.impersonate_groups.clone());
-        }
-        config
-    };
     let source = global
         .kubeconfig
         .as_ref()
         .map(|p| p.display().to_string())
         .unwrap_or_else(|| "the default kubeconfig".into());
-    let config = match &global.kubeconfig {
-        Some(path) => {
-            let kubeconfig = Kubeconfig::read_from(path).map_err(|e| {
-                StatusError::bad_input(format!("cannot read kubeconfig {}: {e}", path.display()))
-            })?;
-            kube::Config::from_custom_kubeconfig(kubeconfig, &options).await
-        }
-        None => kube::Config::from_kubeconfig(&options).await,
+    let kubeconfig = match &global.kubeconfig {
+        Some(path) => Kubeconfig::read_from(path).map_err(|e| {
+            StatusError::bad_input(format!("cannot read kubeconfig {}: {e}", path.display()))
+        })?,
+        None => Kubeconfig::read().map_err(|e| {
+            StatusError::bad_input(format!(
+                "cannot use {source}: {e}; pass --kubeconfig and --context"
+            ))
+        })?,
+    };
+    let context = global
+        .context
+        .clone()
+        .or_else(|| kubeconfig.current_context.clone())
+        .unwrap_or_default();
+    let context_user = kubeconfig
+        .contexts
+        .iter()
+        .find(|c| c.name == context)
+        .and_then(|c| c.context.as_ref())
+        .and_then(|c| c.user.clone())
+        .unwrap_or_default();
+    let options = KubeConfigOptions {
+        context: global.context.clone(),
+        ..Default::default()
+    };
+    let mut config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+        .await
+        .map_err(|e| {
+            StatusError::bad_input(format!(
+                "cannot use {source}: {e}; pass --kubeconfig and --context"
+            ))
+        })?;
+    if let Some(user) = &global.impersonate {
+        config.auth_info.impersonate = Some(user.clone());
     }
-    .map(impersonate)
-    .map_err(|e| {
-        StatusError::bad_input(format!(
-            "cannot use {source}: {e}; pass --kubeconfig and --context"
-        ))
-    })?;
+    if !global.impersonate_groups.is_empty() {
+        config.auth_info.impersonate_groups = Some(global.impersonate_groups.clone());
+    }
+    if let Some(exec) = config.auth_info.exec.as_mut() {
+        same_aws_identity(exec, profile, region);
+    }
     let server = config.cluster_url.to_string();
+    let kube = KubeTarget {
+        context,
+        server: server.trim_end_matches('/').to_string(),
+        user: global.impersonate.clone().unwrap_or(context_user),
+    };
     let client = kube::Client::try_from(config)
         .map_err(|e| StatusError::bad_input(format!("cannot build a client for {server}: {e}")))?;
     client.apiserver_version().await.map_err(|e| {
@@ -147,5 +173,99 @@ pub async fn kube_client(global: &GlobalArgs) -> anyhow::Result<kube::Client> {
             "cannot reach the cluster at {server} ({source}): {e}"
         ))
     })?;
-    Ok(client)
+    Ok((client, kube))
+}
+
+/// A kube client for commands that do not check AWS (none that reads or writes a cluster for an
+/// environment: those go through [`connect`]).
+pub async fn kube_client(global: &GlobalArgs) -> anyhow::Result<kube::Client> {
+    Ok(kube_client_for(global, None, None).await?.0)
+}
+
+/// The exec plugin's environment gets tacos's profile (or none: then it inherits the shell's, as
+/// tacos's own default chain does) and region.
+fn same_aws_identity(
+    exec: &mut kube::config::ExecConfig,
+    profile: Option<&str>,
+    region: Option<&str>,
+) {
+    let mut env = exec.env.take().unwrap_or_default();
+    env.retain(|entry| {
+        !matches!(
+            entry.get("name").map(String::as_str),
+            Some("AWS_PROFILE" | "AWS_REGION" | "AWS_DEFAULT_REGION")
+        )
+    });
+    let mut set = |name: &str, value: &str| {
+        env.push(
+            [("name", name), ("value", value)]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        );
+    };
+    if let Some(profile) = profile {
+        set("AWS_PROFILE", profile);
+    }
+    if let Some(region) = region {
+        set("AWS_REGION", region);
+        set("AWS_DEFAULT_REGION", region);
+    }
+    exec.env = Some(env);
+}
+
+/// A cluster connection proven to be the environment's EKS cluster, and the AWS identity used.
+pub struct Connection {
+    pub client: kube::Client,
+    pub aws: crate::aws::AwsContext,
+    pub kube: KubeTarget,
+}
+
+/// Connects to AWS and to the cluster as one identity, refuses a cluster that is not the
+/// environment's (exit 2, before anything is read or written), and says on stderr what tacos acts
+/// on and as whom.
+pub async fn connect(
+    global: &GlobalArgs,
+    environment: &crate::config::Environment,
+) -> anyhow::Result<Connection> {
+    let aws = deploy::connect_aws(global, environment).await?;
+    let (client, kube) = kube_client_for(
+        global,
+        aws.target.profile.as_deref(),
+        Some(&aws.target.region),
+    )
+    .await?;
+    guard(&client, &kube, &aws, environment).await?;
+    Ok(Connection { client, aws, kube })
+}
+
+/// The cluster guard, with its errors mapped to exit codes, and the line saying who acts on what.
+pub async fn guard(
+    client: &kube::Client,
+    kube: &KubeTarget,
+    aws: &crate::aws::AwsContext,
+    environment: &crate::config::Environment,
+) -> anyhow::Result<()> {
+    use crate::cluster_guard::GuardError;
+    let cluster = &environment.cluster.name;
+    crate::cluster_guard::ensure_environment_cluster(client, kube, aws, cluster)
+        .await
+        .map_err(|error| {
+            let status = match &error {
+                GuardError::Unreachable { .. }
+                | GuardError::Aws(crate::aws::AwsError::Unreachable { .. }) => {
+                    ExitStatus::Unreachable
+                }
+                _ => ExitStatus::BadInput,
+            };
+            StatusError {
+                status,
+                message: error.to_string(),
+            }
+        })?;
+    eprintln!(
+        "acting on EKS cluster {cluster} ({}) as {}, through {}",
+        aws.target, aws.caller_arn, kube
+    );
+    Ok(())
 }

@@ -19,13 +19,9 @@ pub async fn run(
     )?;
     let environment = super::environment(global)?;
     let environment = &environment;
-    let client = super::kube_client(global).await?;
     let selected = selection.phases();
-    let aws = if selected.iter().any(|p| p.needs_aws) {
-        Some(super::deploy::connect_aws(global, environment).await?)
-    } else {
-        None
-    };
+    let super::Connection { client, aws, .. } = super::connect(global, environment).await?;
+    let aws = Some(aws);
     let render = RenderOptions {
         repo: global.repo.clone(),
         chart_dir,

@@ -96,7 +96,7 @@ pub async fn run_phase(
     let check_context = CheckContext {
         phase,
         client: &context.client,
-        aws: context.aws.as_ref(),
+        aws: context.aws.as_ref().filter(|_| phase.needs_aws),
         environment: &context.environment,
         config: &context.config,
         render: &context.render,

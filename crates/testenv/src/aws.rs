@@ -18,6 +18,62 @@ pub const PLATFORM_SERVICES: [&str; 5] = [
     "reservation-worker",
 ];
 
+/// The seed of moto's random ids. EKS gives every cluster of one moto process the same OIDC
+/// issuer, drawn once when its EKS backend is imported: seeded first, the issuer is known before the
+/// emulator starts, so the shared kube-apiserver can be started with it as its service-account
+/// issuer and tacos's cluster guard (apiserver issuer == EKS issuer) is tested for real.
+pub const MOTO_SEED: u64 = 20_261_202;
+
+/// Seeds moto's random ids, imports its EKS backend (drawing the issuer), then runs its server.
+const SEEDED_SERVER: &str = "\
+import sys
+from moto.moto_api._internal import mock_random
+mock_random.seed(int(sys.argv[1]))
+import moto.eks.models
+from moto.server import main
+sys.argv = ['moto_server'] + sys.argv[2:]
+main()
+";
+
+/// The OIDC issuer the emulator started with `seed` reports for every EKS cluster in `region`.
+pub fn eks_issuer(seed: u64, region: &str) -> Result<String> {
+    static TEMPLATES: std::sync::Mutex<Vec<(u64, String)>> = std::sync::Mutex::new(Vec::new());
+    let mut templates = TEMPLATES.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((_, template)) = templates.iter().find(|(s, _)| *s == seed) {
+        return Ok(template.replace("{region}", region));
+    }
+    let binaries = Binaries::locate()?;
+    let python = moto_python(&binaries);
+    let output = std::process::Command::new(&python)
+        .arg("-c")
+        .arg(
+            "import sys\nfrom moto.moto_api._internal import mock_random\nmock_random.seed(int(sys.argv[1]))\nimport moto.eks.models as m\nprint(m.ISSUER_TEMPLATE)",
+        )
+        .arg(seed.to_string())
+        .output()
+        .map_err(crate::io_err(format!("run {}", python.display())))?;
+    let template = String::from_utf8_lossy(&output.stdout).trim().to_string();
+    if !output.status.success() || !template.starts_with("https://") {
+        return Err(TestenvError::NotReady {
+            what: format!(
+                "moto's EKS issuer ({}): {}",
+                python.display(),
+                String::from_utf8_lossy(&output.stderr).trim()
+            ),
+            seconds: 0,
+            log: python.clone(),
+            tail: template,
+        });
+    }
+    templates.push((seed, template.clone()));
+    Ok(template.replace("{region}", region))
+}
+
+/// The virtualenv's python that moto_server runs with.
+fn moto_python(binaries: &Binaries) -> std::path::PathBuf {
+    binaries.moto_server.with_file_name("python3")
+}
+
 /// How moto treats requested ACM certificates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AcmValidation {
@@ -42,11 +98,20 @@ impl AwsEmulator {
 
     /// Starts moto answering as `account` (moto's `MOTO_ACCOUNT_ID`).
     pub async fn start_for_account(acm: AcmValidation, account: &str) -> Result<Self> {
+        Self::start_seeded(acm, account, MOTO_SEED).await
+    }
+
+    /// Starts moto answering as `account` with its random ids seeded by `seed` (another seed: EKS
+    /// clusters with another issuer, as another cluster would have).
+    pub async fn start_seeded(acm: AcmValidation, account: &str, seed: u64) -> Result<Self> {
         let binaries = Binaries::locate()?;
         binaries.require("moto_server", &binaries.moto_server)?;
         let dir = run_dir("moto")?;
         let port = free_port()?;
         let args = vec![
+            "-c".to_string(),
+            SEEDED_SERVER.to_string(),
+            seed.to_string(),
             "-H".to_string(),
             "127.0.0.1".to_string(),
             "-p".to_string(),
@@ -58,7 +123,7 @@ impl AwsEmulator {
         }
         let mut process = ManagedProcess::spawn(
             "moto_server",
-            &binaries.moto_server,
+            &moto_python(&binaries),
             &args,
             &env,
             dir.path().join("moto.log"),

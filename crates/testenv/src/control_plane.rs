@@ -98,7 +98,11 @@ impl ControlPlane {
                 "--service-account-signing-key-file={}",
                 pki.service_account_key.display()
             ),
-            "--service-account-issuer=https://kubernetes.default.svc.cluster.local".to_string(),
+            // The issuer EKS reports for the emulator's clusters: tacos's cluster guard compares them.
+            format!(
+                "--service-account-issuer={}",
+                crate::aws::eks_issuer(crate::aws::MOTO_SEED, crate::aws::REGION)?
+            ),
             "--service-cluster-ip-range=10.96.0.0/16".to_string(),
             "--authorization-mode=RBAC".to_string(),
             "--allow-privileged=true".to_string(),
