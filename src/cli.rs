@@ -32,6 +32,11 @@ pub struct GlobalArgs {
     /// The kubeconfig context to use.
     #[arg(long, global = true, value_name = "NAME")]
     pub context: Option<String>,
+    /// How to reach the cluster: a kubeconfig, or EKS itself (DescribeCluster for the endpoint and
+    /// CA of tacos.yaml's cluster, and an STS-signed token, as `aws eks get-token` makes it); `auto`
+    /// uses a kubeconfig when one exists.
+    #[arg(long, global = true, value_enum, default_value_t = Connect::Auto)]
+    pub connect: Connect,
     /// Act as this user or ServiceAccount (like kubectl --as), e.g. system:serviceaccount:tacos-system:tacos-verify.
     #[arg(long = "as", global = true, value_name = "USER")]
     pub impersonate: Option<String>,
@@ -75,6 +80,14 @@ pub enum OutputFormat {
 }
 
 pub use crate::phases::PhaseSelection;
+
+/// How `--connect` reaches the cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Connect {
+    Auto,
+    Kubeconfig,
+    Eks,
+}
 
 /// `--phase`: the name of a phase in `phases::ALL`, or `all`.
 fn phase_selection() -> impl clap::builder::TypedValueParser<Value = PhaseSelection> {
@@ -133,6 +146,10 @@ pub enum Command {
         #[arg(long, env = "TACOS_CHART_DIR", value_name = "DIR")]
         chart_dir: Option<PathBuf>,
     },
+    /// Prints an ExecCredential with a token for the environment's EKS cluster (the kube exec
+    /// plugin `--connect eks` uses; also usable in a kubeconfig instead of `aws eks get-token`).
+    #[command(hide = true)]
+    EksToken,
     /// Read-only: find what is broken, why, and what to type to fix it.
     Doctor {
         /// Exit 1 when a root cause is at or above this severity.

@@ -5,8 +5,9 @@ use std::process::Output;
 
 use kube::api::{Api, DynamicObject};
 use kube::core::{ApiResource, GroupVersionKind};
+use tacos_testenv::aws::AcmValidation;
 use tacos_testenv::play::k6_operator_run;
-use tacos_testenv::{Binaries, ControlPlane, ControlPlaneOptions};
+use tacos_testenv::{AwsEmulator, Binaries, ControlPlane, ControlPlaneOptions};
 
 fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -25,14 +26,20 @@ async fn control_plane() -> ControlPlane {
     .unwrap()
 }
 
+/// `tacos loadtest` against `kubeconfig`, with an AWS emulator holding the environment's EKS
+/// cluster (the cluster guard checks the apiserver is that cluster before anything is applied).
 async fn loadtest(kubeconfig: &Path, args: &[&str]) -> Output {
     let binaries = Binaries::locate().unwrap();
+    let aws = AwsEmulator::start(AcmValidation::Immediate).await.unwrap();
+    aws.seed_platform().await.unwrap();
     tokio::process::Command::new(env!("CARGO_BIN_EXE_tacos"))
         .current_dir(repo_root())
         .arg("--kubeconfig")
         .arg(kubeconfig)
+        .args(["--profile", ""])
         .arg("loadtest")
         .args(args)
+        .envs(aws.env())
         .env("TACOS_HELM", &binaries.helm)
         .env("NO_COLOR", "1")
         .output()

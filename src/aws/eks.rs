@@ -13,6 +13,8 @@ pub struct ClusterFacts {
     /// The service-account issuer (`identity.oidc.issuer`).
     pub oidc_issuer: Option<String>,
     pub endpoint: Option<String>,
+    /// The cluster CA as EKS gives it: base64 of the PEM.
+    pub certificate_authority: Option<String>,
 }
 
 /// The EKS cluster `name` (None when this account and region have no such cluster).
@@ -46,6 +48,10 @@ pub async fn describe_cluster(
             .and_then(|i| i.oidc.as_ref())
             .and_then(|o| o.issuer.clone()),
         endpoint: cluster.endpoint.clone(),
+        certificate_authority: cluster
+            .certificate_authority
+            .as_ref()
+            .and_then(|c| c.data.clone()),
     }))
 }
 

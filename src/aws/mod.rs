@@ -3,6 +3,7 @@
 pub mod acm;
 pub mod ec2;
 pub mod eks;
+pub mod eks_token;
 pub mod elasticache;
 pub mod elbv2;
 pub mod iam;

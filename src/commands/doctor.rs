@@ -23,14 +23,7 @@ pub async fn run(global: &GlobalArgs, fail_on: Severity) -> anyhow::Result<ExitS
     // AWS answers, the cluster must be the environment's.
     let aws = super::deploy::connect_aws(global, environment).await;
     let (client, kube) = match &aws {
-        Ok(aws) => {
-            super::kube_client_for(
-                global,
-                aws.target.profile.as_deref(),
-                Some(&aws.target.region),
-            )
-            .await?
-        }
+        Ok(aws) => super::kube_client_for(global, Some(aws), Some(environment)).await?,
         Err(_) => super::kube_client_for(global, None, None).await?,
     };
     match &aws {

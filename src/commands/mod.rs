@@ -4,6 +4,7 @@ pub mod capacity;
 pub mod deploy;
 pub mod diff;
 pub mod doctor;
+pub mod eks;
 pub mod lint;
 pub mod loadtest;
 pub mod plan;
@@ -49,6 +50,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
             verify::run(global, *phase, chart_dir.clone()).await
         }
         Command::Doctor { fail_on } => doctor::run(global, *fail_on).await,
+        Command::EksToken => eks::print_token(global).await,
     }
 }
 
@@ -109,10 +111,53 @@ pub fn require_output(
 /// identity as tacos: `profile` replaces whatever profile the kubeconfig gives it.
 pub async fn kube_client_for(
     global: &GlobalArgs,
-    profile: Option<&str>,
-    region: Option<&str>,
+    aws: Option<&crate::aws::AwsContext>,
+    environment: Option<&crate::config::Environment>,
 ) -> anyhow::Result<(kube::Client, KubeTarget)> {
+    let (config, kube) = match (through_eks(global), aws, environment) {
+        (true, Some(aws), Some(environment)) => eks::eks_config(global, aws, environment).await?,
+        (true, _, _) => {
+            return Err(StatusError::bad_input(
+                "--connect eks needs AWS and tacos.yaml's cluster; this command has neither: pass --kubeconfig",
+            )
+            .into());
+        }
+        (false, aws, _) => kubeconfig_config(global, aws).await?,
+    };
+    let server = kube.server.clone();
+    let client = kube::Client::try_from(config)
+        .map_err(|e| StatusError::bad_input(format!("cannot build a client for {server}: {e}")))?;
+    client.apiserver_version().await.map_err(|e| {
+        StatusError::unreachable(format!(
+            "cannot reach the cluster at {server} ({kube}): {e}"
+        ))
+    })?;
+    Ok((client, kube))
+}
+
+/// `--connect eks`, or `auto` with no kubeconfig to be found.
+fn through_eks(global: &GlobalArgs) -> bool {
+    match global.connect {
+        crate::cli::Connect::Eks => true,
+        crate::cli::Connect::Kubeconfig => false,
+        crate::cli::Connect::Auto => {
+            global.kubeconfig.is_none()
+                && !std::env::var_os("HOME")
+                    .map(|home| std::path::Path::new(&home).join(".kube/config"))
+                    .is_some_and(|p| p.is_file())
+        }
+    }
+}
+
+/// The configuration of the kubeconfig's context (`--kubeconfig`, `--context`, impersonation), its
+/// exec plugin set to tacos's AWS identity.
+async fn kubeconfig_config(
+    global: &GlobalArgs,
+    aws: Option<&crate::aws::AwsContext>,
+) -> anyhow::Result<(kube::Config, KubeTarget)> {
     use kube::config::{KubeConfigOptions, Kubeconfig};
+    let profile = aws.and_then(|a| a.target.profile.as_deref());
+    let region = aws.map(|a| a.target.region.as_str());
     let source = global
         .kubeconfig
         .as_ref()
@@ -160,26 +205,16 @@ pub async fn kube_client_for(
     if let Some(exec) = config.auth_info.exec.as_mut() {
         same_aws_identity(exec, profile, region);
     }
-    let server = config.cluster_url.to_string();
     let kube = KubeTarget {
         context,
-        server: server.trim_end_matches('/').to_string(),
+        server: config
+            .cluster_url
+            .to_string()
+            .trim_end_matches('/')
+            .to_string(),
         user: global.impersonate.clone().unwrap_or(context_user),
     };
-    let client = kube::Client::try_from(config)
-        .map_err(|e| StatusError::bad_input(format!("cannot build a client for {server}: {e}")))?;
-    client.apiserver_version().await.map_err(|e| {
-        StatusError::unreachable(format!(
-            "cannot reach the cluster at {server} ({source}): {e}"
-        ))
-    })?;
-    Ok((client, kube))
-}
-
-/// A kube client for commands that do not check AWS (none that reads or writes a cluster for an
-/// environment: those go through [`connect`]).
-pub async fn kube_client(global: &GlobalArgs) -> anyhow::Result<kube::Client> {
-    Ok(kube_client_for(global, None, None).await?.0)
+    Ok((config, kube))
 }
 
 /// The exec plugin's environment gets tacos's profile (or none: then it inherits the shell's, as
@@ -229,12 +264,7 @@ pub async fn connect(
     environment: &crate::config::Environment,
 ) -> anyhow::Result<Connection> {
     let aws = deploy::connect_aws(global, environment).await?;
-    let (client, kube) = kube_client_for(
-        global,
-        aws.target.profile.as_deref(),
-        Some(&aws.target.region),
-    )
-    .await?;
+    let (client, kube) = kube_client_for(global, Some(&aws), Some(environment)).await?;
     guard(&client, &kube, &aws, environment).await?;
     Ok(Connection { client, aws, kube })
 }

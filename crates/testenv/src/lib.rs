@@ -91,7 +91,7 @@ pub(crate) fn kube_err(action: impl Into<String>) -> impl FnOnce(kube::Error) ->
 
 /// An HTTP client for the emulator. reqwest is built with rustls but no crypto provider of its
 /// own (tacos installs aws-lc-rs at start-up), so install the same one here first.
-pub(crate) fn http_client() -> reqwest::Client {
+pub fn http_client() -> reqwest::Client {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     reqwest::Client::new()
 }
