@@ -176,6 +176,9 @@ async fn assert_apps_not_applied(all: &str, client: kube::Client) {
 async fn a_missing_irsa_role_stops_the_apps_phase_before_anything_is_applied() {
     let plane = shared_control_plane();
     let aws = AwsEmulator::start(AcmValidation::Immediate).await.unwrap();
+    aws.seed_eks_cluster("ticket-cluster", "1.33")
+        .await
+        .unwrap();
     for service in ["gateway-api", "reservation-api", "payment-sim-api"] {
         aws.seed_irsa_role(
             &format!("traffic-tacos-{service}-sa-role"),
