@@ -176,7 +176,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             config.cluster_url.to_string(),
-            "https://abc.gr7.ap-northeast-2.eks.amazonaws.com/"
+            "https://ABC.gr7.ap-northeast-2.eks.amazonaws.com/"
         );
         assert_eq!(config.root_cert, Some(vec![vec![0, 1, 2, 3]]));
         let exec = config.auth_info.exec.unwrap();

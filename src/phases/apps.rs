@@ -40,6 +40,7 @@ pub const PHASE: Phase = Phase {
             run: |cx| Box::pin(caches_admit_cluster(cx)),
             in_verify: true,
         },
+        super::lbc::ACCEPTS_TARGET_GROUPS,
     ],
     waits_for: "every Application Synced and Healthy at the expected revision; each service available at its autoscaler's floor",
     postflight: &super::posture::CHECKS,

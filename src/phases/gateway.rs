@@ -43,6 +43,7 @@ pub const PHASE: Phase = Phase {
             run: |cx| Box::pin(load_balancer_controller_running(cx)),
             in_verify: true,
         },
+        super::lbc::SUPPORTS_GATEWAY_API,
     ],
     waits_for: "CRDs Established; Gateway Accepted and Programmed with an address; routes Accepted",
     postflight: &[
@@ -95,7 +96,7 @@ rule!(
     "cluster-aws-lbc-running",
     Error,
     "the AWS Load Balancer Controller runs in the cluster",
-    "install the AWS Load Balancer Controller (v2.13+ with gateway support) in kube-system"
+    "install the AWS Load Balancer Controller (v2.14+ with ALB Gateway API support) in kube-system"
 );
 rule!(
     GATEWAY_PROGRAMMED,

@@ -4,6 +4,7 @@ pub mod apps;
 pub mod argocd;
 pub mod check;
 pub mod gateway;
+pub mod lbc;
 pub mod loadtest;
 pub mod monitoring;
 pub mod posture;

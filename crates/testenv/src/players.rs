@@ -392,7 +392,7 @@ pub async fn install_load_balancer_controller_stand_in(client: &kube::Client) ->
                      "annotations": {"tacos.traffictacos.store/stand-in": "the controller's work is played by crates/testenv players"}},
         "spec": {"replicas": 2, "selector": {"matchLabels": {"app.kubernetes.io/name": "aws-load-balancer-controller"}},
                  "template": {"metadata": {"labels": {"app.kubernetes.io/name": "aws-load-balancer-controller"}},
-                              "spec": {"containers": [{"name": "controller", "image": "public.ecr.aws/eks/aws-load-balancer-controller:v2.14.1"}]}}}
+                              "spec": {"containers": [{"name": "controller", "image": "public.ecr.aws/eks/aws-load-balancer-controller:v3.5.0"}]}}}
     });
     let api: Api<k8s_openapi::api::apps::v1::Deployment> =
         Api::namespaced(client.clone(), "kube-system");
