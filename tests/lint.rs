@@ -233,6 +233,7 @@ fn bad_flags_exit_2() {
         &["lint", "--no-such-flag"][..],
         &["lint", ".", "--fail-on", "sometimes"],
         &["lint", ".", "--output", "junit"],
+        &["lint", "no-such-folder"],
     ] {
         let run = tacos(dir.path(), args);
         assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
@@ -285,20 +286,23 @@ fn the_repository_itself_lints_without_bad_input() {
     run.json();
 }
 
-/// Lints `dir` (a folder, or a file named explicitly) and checks the run refused it: exit 2, and
-/// stderr says where (`location`, the file and line when there is one) and what (`message`).
-fn assert_refused(root: &Path, target: &str, location: &str, message: &str) {
+/// Lints `target` in `root` and checks the input it could not read is reported as a finding and
+/// the run goes on to exit 1: the report says where (`location`, the file and line when there is
+/// one) and what (`message`).
+fn assert_reported(root: &Path, target: &str, location: &str, message: &str) {
     let run = tacos(root, &["lint", target, "--no-render"]);
-    assert_eq!(run.code, 2, "{target}: {}\n{}", run.stdout, run.stderr);
+    assert_eq!(run.code, 1, "{target}: {}\n{}", run.stdout, run.stderr);
     assert!(
-        run.stderr.contains(location) && run.stderr.contains(message),
-        "{target}: stderr should name {location:?} and say {message:?}:\n{}",
-        run.stderr
+        run.stdout
+            .contains(&format!("{location}: error[lint-input-unreadable]"))
+            && run.stdout.contains(message),
+        "{target}: the report should name {location:?} and say {message:?}:\n{}",
+        run.stdout
     );
 }
 
 #[test]
-fn committed_bad_input_is_refused_with_file_line_and_reason() {
+fn committed_bad_input_is_reported_with_file_line_and_reason() {
     let cases = [
         (
             "malformed.yaml.fixture",
@@ -338,14 +342,127 @@ fn committed_bad_input_is_refused_with_file_line_and_reason() {
     ];
     for (fixture, location, message) in cases {
         let tree = fixture_tree(&[&format!("bad-input/{fixture}")]);
-        assert_refused(tree.path(), ".", location, message);
+        assert_reported(tree.path(), ".", location, message);
     }
 }
 
+/// lint/defects (one planted defect per family) with lint/broken added: a file that is not YAML,
+/// one with a duplicate key, and an Application whose chart does not render with its values file.
+fn broken_defects_tree() -> TempDir {
+    let tree = fixture_tree(&["lint/defects"]);
+    let dir = tree.path().join("defects");
+    copy_fixture(&Path::new(FIXTURES).join("lint/broken"), &dir);
+    copy_fixture(
+        &Path::new(FIXTURES).join("bad-input/malformed.yaml.fixture"),
+        &dir.join("deploy/malformed.yaml.fixture"),
+    );
+    tree
+}
+
+/// Where the three unreadable inputs of `broken_defects_tree` are reported, and the one note
+/// that rules ran without them (at the first of them).
+fn expected_input_problems() -> BTreeSet<(String, String, u64)> {
+    BTreeSet::from([
+        place("lint-input-unreadable", "deploy/duplicate-key.yaml", 9),
+        place("lint-input-unreadable", "deploy/malformed.yaml", 7),
+        place("lint-input-unreadable", "web-app.yaml", 2),
+        place("lint-input-incomplete", "deploy/duplicate-key.yaml", 9),
+    ])
+}
+
 #[test]
-fn duplicate_objects_in_two_files_are_refused_naming_both() {
+fn unreadable_files_are_findings_and_every_rule_still_runs_on_the_rest() {
+    let tree = broken_defects_tree();
+    let dir = tree.path().join("defects");
+    let run = tacos(&dir, &["lint", ".", "--output", "json"]);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    let report = run.json();
+    let expected: BTreeSet<_> = expected_defects()
+        .into_iter()
+        .chain(expected_input_problems())
+        .collect();
+    assert_eq!(places(&report), expected, "{report:#}");
+    assert_eq!(report["summary"]["errors"], 4 + 3, "{report:#}");
+    let messages: Vec<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == "lint-input-unreadable")
+        .map(|f| f["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(messages.len(), 3, "{report:#}");
+    assert!(
+        messages.iter().any(|m| m.contains("invalid YAML")),
+        "{messages:?}"
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("invalid YAML") && m.contains("duplicate")),
+        "the duplicate key is named: {messages:?}"
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("with values values/web.yaml")
+                && m.contains("for Application web failed")
+                && m.contains("image.tag is required")
+                && !m.contains("--debug")),
+        "the render failure names the values file and says helm's reason: {messages:?}"
+    );
+
+    let human = tacos(&dir, &["lint", "."]);
+    assert_eq!(human.code, 1, "{}", human.stderr);
+    for location in [
+        "deploy/malformed.yaml:7:1: error[lint-input-unreadable]",
+        "deploy/duplicate-key.yaml:9:3: error[lint-input-unreadable]",
+        "web-app.yaml:2:1: error[lint-input-unreadable]",
+        "applications.yaml:43:13: error[argocd-value-file-missing]",
+    ] {
+        assert!(
+            human.stdout.contains(location),
+            "{location}:\n{}",
+            human.stdout
+        );
+    }
+    assert!(
+        !human.stderr.contains("nothing was done"),
+        "{}",
+        human.stderr
+    );
+
+    let sarif = tacos(&dir, &["lint", ".", "--output", "sarif"]);
+    assert_eq!(sarif.code, 1, "{}", sarif.stderr);
+    let log = sarif.json();
+    assert_eq!(sarif_errors(&sarif_schema(), &log), Vec::<String>::new());
+    let unreadable: BTreeSet<String> = log["runs"][0]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["ruleId"] == "lint-input-unreadable")
+        .map(|r| {
+            let physical = &r["locations"][0]["physicalLocation"];
+            format!(
+                "{}:{}",
+                physical["artifactLocation"]["uri"].as_str().unwrap(),
+                physical["region"]["startLine"]
+            )
+        })
+        .collect();
+    assert_eq!(
+        unreadable,
+        BTreeSet::from([
+            "deploy/duplicate-key.yaml:9".to_string(),
+            "deploy/malformed.yaml:7".to_string(),
+            "web-app.yaml:2".to_string(),
+        ])
+    );
+}
+
+#[test]
+fn duplicate_objects_in_two_files_are_reported_naming_both() {
     let tree = fixture_tree(&["bad-input/duplicate"]);
-    assert_refused(
+    assert_reported(
         tree.path(),
         "duplicate",
         "duplicate/second.yaml:2:1",
@@ -354,7 +471,7 @@ fn duplicate_objects_in_two_files_are_refused_naming_both() {
 }
 
 /// An empty file holds no object. In a folder it is passed over like any YAML file without
-/// Kubernetes objects (Helm values, CI config); named on the command line it is refused, since
+/// Kubernetes objects (Helm values, CI config); named on the command line it is reported, since
 /// asking to lint one file that holds nothing is a mistake worth saying.
 #[test]
 fn empty_file_is_no_object_and_fine_in_a_folder() {
@@ -377,7 +494,7 @@ fn empty_file_is_no_object_and_fine_in_a_folder() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.json()["findings"], serde_json::json!([]));
 
-    assert_refused(
+    assert_reported(
         only_empty.path(),
         "empty.yaml",
         "empty.yaml",
@@ -393,7 +510,7 @@ fn folder_with(file: &str, bytes: &[u8]) -> TempDir {
 }
 
 #[test]
-fn file_over_32_mib_is_refused_without_being_read() {
+fn file_over_32_mib_is_reported_without_being_read() {
     let dir = tempfile::tempdir().unwrap();
     let mut file = std::fs::File::create(dir.path().join("huge.yaml")).unwrap();
     let line = format!("# {}\n", "x".repeat(1022));
@@ -401,13 +518,13 @@ fn file_over_32_mib_is_refused_without_being_read() {
         file.write_all(line.as_bytes()).unwrap();
     }
     drop(file);
-    assert_refused(dir.path(), ".", "huge.yaml", "file is 33 MiB");
+    assert_reported(dir.path(), ".", "huge.yaml", "file is 33 MiB");
 }
 
 #[test]
-fn binary_and_non_utf8_files_are_refused() {
+fn binary_and_non_utf8_files_are_reported() {
     let binary = folder_with("blob.yaml", b"apiVersion: v1\n\0\x01\x02\xff");
-    assert_refused(
+    assert_reported(
         binary.path(),
         ".",
         "blob.yaml",
@@ -417,14 +534,14 @@ fn binary_and_non_utf8_files_are_refused() {
         "latin1.yaml",
         b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: caf\xe9}\n",
     );
-    assert_refused(latin1.path(), ".", "latin1.yaml", "not UTF-8 text");
+    assert_reported(latin1.path(), ".", "latin1.yaml", "not UTF-8 text");
 }
 
 /// Mode 000 makes a file unreadable, except to a process that may read anything (root, as these
 /// tests run in CI). There the case cannot be made, so the assertion is skipped, saying so; the
 /// dangling and looping links below are entries no one can read, root included.
 #[test]
-fn unreadable_file_is_refused_unless_running_as_root() {
+fn unreadable_file_is_reported_unless_running_as_root() {
     use std::os::unix::fs::PermissionsExt;
     let dir = folder_with(
         "locked.yaml",
@@ -440,7 +557,7 @@ fn unreadable_file_is_refused_unless_running_as_root() {
         assert_eq!(run.code, 0, "{}", run.stderr);
         return;
     }
-    assert_refused(
+    assert_reported(
         dir.path(),
         ".",
         "locked.yaml",
@@ -449,11 +566,11 @@ fn unreadable_file_is_refused_unless_running_as_root() {
 }
 
 #[test]
-fn dangling_link_and_link_loops_are_refused() {
+fn dangling_link_and_link_loops_are_reported() {
     use std::os::unix::fs::symlink;
     let dangling = tempfile::tempdir().unwrap();
     symlink("nowhere.yaml", dangling.path().join("gone.yaml")).unwrap();
-    assert_refused(
+    assert_reported(
         dangling.path(),
         ".",
         "gone.yaml",
@@ -463,11 +580,11 @@ fn dangling_link_and_link_loops_are_refused() {
     let folder_loop = tempfile::tempdir().unwrap();
     std::fs::create_dir(folder_loop.path().join("sub")).unwrap();
     symlink("..", folder_loop.path().join("sub/up")).unwrap();
-    assert_refused(folder_loop.path(), ".", "sub/up", "symbolic link loop");
+    assert_reported(folder_loop.path(), ".", "sub/up", "symbolic link loop");
 
     let file_loop = tempfile::tempdir().unwrap();
     symlink("self.yaml", file_loop.path().join("self.yaml")).unwrap();
-    assert_refused(
+    assert_reported(
         file_loop.path(),
         ".",
         "self.yaml",

@@ -7,53 +7,56 @@ use super::model::{Model, Scaler, Service, ceil_count};
 use super::packing::{PodGroup, Unplaced, pack_within};
 use super::show_number;
 use crate::k8s::quantity::format_decimal;
+use crate::report::rule;
 use crate::report::{Finding, RuleInfo, Severity, sort_findings};
 
-macro_rules! rule {
-    ($name:ident, $id:literal, $summary:literal, $remedy:literal) => {
-        pub const $name: RuleInfo = RuleInfo {
-            id: $id,
-            family: "capacity",
-            severity: Severity::Error,
-            summary: $summary,
-            remedy: $remedy,
-        };
-    };
-}
+const FAMILY: &str = "capacity";
 
 rule!(
     HPA_MAX,
+    FAMILY,
     "capacity-hpa-max",
+    Error,
     "each service's maximum replicas x rpsPerPod carry its share of the target plus headroom",
     "raise the autoscaler's maximum replicas, or re-measure rpsPerPod"
 );
 rule!(
     QUOTA,
+    FAMILY,
     "capacity-quota",
+    Error,
     "the namespace's ResourceQuota admits the pods the target plus headroom needs",
     "raise the quota's hard limit, or lower the services' requests"
 );
 rule!(
     NODE_POOL,
+    FAMILY,
     "capacity-node-pool",
+    Error,
     "the node pools hold the pods the target plus headroom needs",
     "raise the pools' maxNodes in tacos.yaml (and the Karpenter NodePool limits)"
 );
 rule!(
     REDIS_CONNECTIONS,
+    FAMILY,
     "capacity-redis-connections",
+    Error,
     "connections per Redis node (pool size x pods, summed) stay below maxclients",
     "lower the services' Redis pool sizes, or use a node type that accepts more clients"
 );
 rule!(
     ALB_TARGETS,
+    FAMILY,
     "capacity-alb-targets",
+    Error,
     "pods behind the ALB fit in one target group",
     "raise the AWS quota on targets per target group, or serve more per pod"
 );
 rule!(
     PEAK_RPS,
+    FAMILY,
     "capacity-peak-rps",
+    Error,
     "a service's declared peak-rps is at least tacos.yaml's spike x its share",
     "raise the service's capacity.peakRps to its share of the spike, or fix the share in tacos.yaml"
 );

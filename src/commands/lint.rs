@@ -1,11 +1,11 @@
-//! `tacos lint [PATH...]`: load, render charts, run every rule, report.
+//! `tacos lint [PATH...]`: load what can be read, render charts, run every rule, report unreadable input and findings alike.
 
 use std::path::PathBuf;
 
 use crate::cli::{GlobalArgs, LintArgs, OutputFormat};
 use crate::exit::{ExitStatus, StatusError};
-use crate::lint::{LintContext, LintSettings, catalogue, run as run_rules};
-use crate::repo::{LoadOptions, load};
+use crate::lint::{LintContext, LintSettings, catalogue, input_findings, run as run_rules};
+use crate::repo::{LoadOptions, load_all};
 use crate::report::{self, Severity};
 
 pub fn run(global: &GlobalArgs, args: &LintArgs) -> anyhow::Result<ExitStatus> {
@@ -29,12 +29,24 @@ pub fn run(global: &GlobalArgs, args: &LintArgs) -> anyhow::Result<ExitStatus> {
         render_charts: !args.no_render,
         helm: args.helm.clone(),
     };
-    let tree = load(&paths, &options).map_err(|e| StatusError::bad_input(e.to_string()))?;
+    for path in &paths {
+        if !path.exists() {
+            return Err(StatusError::bad_input(format!(
+                "{}: no such file or folder; name the folders or files of Kubernetes YAML to lint",
+                path.display()
+            ))
+            .into());
+        }
+    }
+    let loaded = load_all(&paths, &options);
+    let tree = loaded.tree;
     let settings = lint_settings(global)?;
-    let findings = run_rules(&LintContext {
+    let mut findings = input_findings(&loaded.problems);
+    findings.extend(run_rules(&LintContext {
         tree: &tree,
         settings,
-    });
+    }));
+    report::sort_findings(&mut findings);
     match global.output {
         OutputFormat::Json => println!(
             "{}",
@@ -53,9 +65,10 @@ pub fn run(global: &GlobalArgs, args: &LintArgs) -> anyhow::Result<ExitStatus> {
             print!("{}", report::human::render(&shown, super::use_color()));
             if global.verbose > 0 {
                 eprintln!(
-                    "read {} object(s); skipped {} YAML file(s) without Kubernetes objects",
+                    "read {} object(s); skipped {} YAML file(s) without Kubernetes objects; {} input problem(s)",
                     tree.objects.len(),
-                    tree.skipped.len()
+                    tree.skipped.len(),
+                    loaded.problems.len()
                 );
             }
         }

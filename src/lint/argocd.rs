@@ -8,6 +8,7 @@ use serde_json::Value;
 use super::{LintContext, subject};
 use crate::repo::helm::{missing_value_files, plan_render, repository_roots};
 use crate::repo::{Object, Tree};
+use crate::report::rule;
 use crate::report::{Finding, RuleInfo, Severity};
 
 const ARGO_GROUP: &str = "argoproj.io";
@@ -20,20 +21,11 @@ const IN_CLUSTER_SERVER: &str = "https://kubernetes.default.svc";
 
 const DESTINATION_FIELDS: [&str; 3] = ["server", "name", "namespace"];
 
-macro_rules! rule {
-    ($name:ident, $id:literal, $severity:ident, $summary:literal, $remedy:literal) => {
-        pub const $name: RuleInfo = RuleInfo {
-            id: $id,
-            family: "argocd",
-            severity: Severity::$severity,
-            summary: $summary,
-            remedy: $remedy,
-        };
-    };
-}
+const FAMILY: &str = "argocd";
 
 rule!(
     PROJECT_MISSING,
+    FAMILY,
     "argocd-project-missing",
     Error,
     "an Application's project is an AppProject in the tree",
@@ -41,6 +33,7 @@ rule!(
 );
 rule!(
     PROJECT_DENIES,
+    FAMILY,
     "argocd-project-denies",
     Error,
     "an Application's project permits its source repositories and its destination",
@@ -48,6 +41,7 @@ rule!(
 );
 rule!(
     PROJECT_WILDCARD,
+    FAMILY,
     "argocd-project-wildcard",
     Warning,
     "an AppProject names its source repositories and destinations instead of `*`",
@@ -55,6 +49,7 @@ rule!(
 );
 rule!(
     VALUE_FILE_MISSING,
+    FAMILY,
     "argocd-value-file-missing",
     Error,
     "every Helm value file an Application names exists",

@@ -9,8 +9,10 @@ pub mod routes;
 pub mod scaling;
 pub mod secrets;
 
-use crate::repo::{Object, Tree};
-use crate::report::{Finding, RuleInfo, Severity, sort_findings};
+use std::collections::BTreeSet;
+
+use crate::repo::{LoadProblem, Object, Tree};
+use crate::report::{Finding, RuleInfo, Severity, rule, sort_findings};
 
 /// Annotation prefix that silences a rule for one object: `ignore.tacos.traffictacos.store/<rule-id>: "<reason>"`.
 pub const IGNORE_PREFIX: &str = "ignore.tacos.traffictacos.store/";
@@ -28,6 +30,23 @@ pub const IGNORE_WITHOUT_REASON: RuleInfo = RuleInfo {
     summary: "an ignore annotation must say why the rule does not apply",
     remedy: "write the reason as the annotation's value, e.g. ignore.tacos.traffictacos.store/pss-read-only-root-filesystem: \"nginx writes its cache\"",
 };
+
+rule!(
+    INPUT_UNREADABLE,
+    "lint",
+    "lint-input-unreadable",
+    Error,
+    "every YAML file under the linted paths reads as Kubernetes objects (valid YAML, no duplicate keys or objects, mappings with apiVersion, kind and metadata.name, the fields their kind has) and every in-tree chart renders",
+    "fix the file at the place shown (the message is the parser's or helm's reason); until then the objects it holds are left out of every rule"
+);
+rule!(
+    INPUT_INCOMPLETE,
+    "lint",
+    "lint-input-incomplete",
+    Info,
+    "rules that look across files ran without the objects of the inputs that could not be read",
+    "fix the unreadable inputs and lint again: a finding about a missing object (a route's Gateway, a Secret a pod reads, an Application's project) may be one of them"
+);
 
 /// Platform settings some rules need (from tacos.yaml when there is one).
 #[derive(Debug, Clone)]
@@ -94,7 +113,7 @@ pub fn families() -> Vec<Family> {
 
 /// Every rule tacos lint knows, for SARIF and `--list-rules`.
 pub fn catalogue() -> Vec<RuleInfo> {
-    let mut rules = vec![IGNORE_WITHOUT_REASON];
+    let mut rules = vec![IGNORE_WITHOUT_REASON, INPUT_UNREADABLE, INPUT_INCOMPLETE];
     for family in families() {
         rules.extend_from_slice(family.rules);
     }
@@ -130,6 +149,40 @@ pub fn run(context: &LintContext<'_>) -> Vec<Finding> {
         }
     }
     sort_findings(&mut findings);
+    findings
+}
+
+/// The load problems of a tree as findings, one each, and once, when there are any, a note that
+/// the rules ran without what could not be read.
+pub fn input_findings(problems: &[LoadProblem]) -> Vec<Finding> {
+    let mut findings: Vec<Finding> = problems
+        .iter()
+        .map(|problem| {
+            Finding::new(
+                &INPUT_UNREADABLE,
+                format!("file {}", problem.location.file.display()),
+                Some(problem.location.clone()),
+                problem.message.clone(),
+            )
+        })
+        .collect();
+    let files: BTreeSet<String> = problems
+        .iter()
+        .map(|p| p.location.file.display().to_string())
+        .collect();
+    if let Some(first) = problems.first() {
+        findings.push(Finding::new(
+            &INPUT_INCOMPLETE,
+            "the linted tree",
+            Some(first.location.clone()),
+            format!(
+                "{} problem(s) in {} input(s) ({}): the objects there are left out, so every rule that looks across files ran as if they did not exist",
+                problems.len(),
+                files.len(),
+                files.into_iter().collect::<Vec<_>>().join(", ")
+            ),
+        ));
+    }
     findings
 }
 

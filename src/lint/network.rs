@@ -7,22 +7,14 @@ use serde_json::{Map, Value};
 use super::{LintContext, subject};
 use crate::k8s::workloads::{pod_labels, selector_matches, services_selecting};
 use crate::repo::{Object, Tree};
-use crate::report::{Finding, RuleInfo, Severity};
+use crate::report::rule;
+use crate::report::{Finding, RuleInfo};
 
-macro_rules! rule {
-    ($name:ident, $id:literal, $severity:ident, $summary:literal, $remedy:literal) => {
-        pub const $name: RuleInfo = RuleInfo {
-            id: $id,
-            family: "network",
-            severity: Severity::$severity,
-            summary: $summary,
-            remedy: $remedy,
-        };
-    };
-}
+const FAMILY: &str = "network";
 
 rule!(
     DEFAULT_DENY,
+    FAMILY,
     "net-default-deny",
     Error,
     "every namespace that runs pods must deny all ingress and egress by default",
@@ -30,6 +22,7 @@ rule!(
 );
 rule!(
     WORKLOAD_NOT_ALLOWED,
+    FAMILY,
     "net-workload-not-allowed",
     Warning,
     "under a default deny, each workload needs a NetworkPolicy allowing its traffic",
@@ -37,6 +30,7 @@ rule!(
 );
 rule!(
     DNS_EGRESS,
+    FAMILY,
     "net-dns-egress",
     Error,
     "under a default-deny egress, pods must be allowed to reach DNS on port 53",
@@ -289,7 +283,7 @@ fn missing_dns(namespace: &Namespace<'_>, workload: &Object) -> Option<Finding> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::sort_findings;
+    use crate::report::{Severity, sort_findings};
 
     fn lint(yaml: &str) -> Vec<Finding> {
         let mut findings = crate::lint::lint_yaml(check, yaml);

@@ -3,22 +3,14 @@
 use serde_json::Value;
 
 use super::{LintContext, containers, subject};
-use crate::report::{Finding, RuleInfo, Severity};
+use crate::report::rule;
+use crate::report::{Finding, RuleInfo};
 
-macro_rules! rule {
-    ($name:ident, $id:literal, $severity:ident, $summary:literal, $remedy:literal) => {
-        pub const $name: RuleInfo = RuleInfo {
-            id: $id,
-            family: "pod-security",
-            severity: Severity::$severity,
-            summary: $summary,
-            remedy: $remedy,
-        };
-    };
-}
+const FAMILY: &str = "pod-security";
 
 rule!(
     RUN_AS_NON_ROOT,
+    FAMILY,
     "pss-run-as-non-root",
     Error,
     "containers must run as a non-root user",
@@ -26,6 +18,7 @@ rule!(
 );
 rule!(
     ALLOW_PRIVILEGE_ESCALATION,
+    FAMILY,
     "pss-allow-privilege-escalation",
     Error,
     "containers must not allow privilege escalation",
@@ -33,6 +26,7 @@ rule!(
 );
 rule!(
     CAPABILITIES,
+    FAMILY,
     "pss-capabilities",
     Error,
     "containers must drop ALL capabilities and add none but NET_BIND_SERVICE",
@@ -40,6 +34,7 @@ rule!(
 );
 rule!(
     SECCOMP,
+    FAMILY,
     "pss-seccomp",
     Error,
     "pods must use the RuntimeDefault (or Localhost) seccomp profile",
@@ -47,6 +42,7 @@ rule!(
 );
 rule!(
     PRIVILEGED,
+    FAMILY,
     "pss-privileged",
     Error,
     "containers must not be privileged",
@@ -54,6 +50,7 @@ rule!(
 );
 rule!(
     HOST_NAMESPACES,
+    FAMILY,
     "pss-host-namespaces",
     Error,
     "pods must not share the host's network, PID or IPC namespace",
@@ -61,6 +58,7 @@ rule!(
 );
 rule!(
     HOST_PATH,
+    FAMILY,
     "pss-host-path",
     Error,
     "pods must not mount hostPath volumes",
@@ -68,6 +66,7 @@ rule!(
 );
 rule!(
     READ_ONLY_ROOT_FS,
+    FAMILY,
     "pss-read-only-root-filesystem",
     Warning,
     "containers should have a read-only root filesystem",
@@ -207,6 +206,7 @@ pub fn check(context: &LintContext<'_>) -> Vec<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::Severity;
 
     fn lint(yaml: &str) -> Vec<Finding> {
         crate::lint::lint_yaml(check, yaml)

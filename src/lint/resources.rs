@@ -5,22 +5,14 @@ use serde_json::Value;
 use super::{LintContext, containers, subject};
 use crate::k8s::workloads::is_long_running;
 use crate::repo::Object;
-use crate::report::{Finding, RuleInfo, Severity};
+use crate::report::rule;
+use crate::report::{Finding, RuleInfo};
 
-macro_rules! rule {
-    ($name:ident, $id:literal, $severity:ident, $summary:literal, $remedy:literal) => {
-        pub const $name: RuleInfo = RuleInfo {
-            id: $id,
-            family: "resources",
-            severity: Severity::$severity,
-            summary: $summary,
-            remedy: $remedy,
-        };
-    };
-}
+const FAMILY: &str = "resources";
 
 rule!(
     REQUESTS_LIMITS,
+    FAMILY,
     "res-requests-limits",
     Error,
     "containers must request cpu and memory and limit memory",
@@ -28,6 +20,7 @@ rule!(
 );
 rule!(
     PROBES,
+    FAMILY,
     "res-probes",
     Warning,
     "long-running containers should have readiness and liveness probes",
@@ -35,6 +28,7 @@ rule!(
 );
 rule!(
     IMAGE_TAG,
+    FAMILY,
     "res-image-tag",
     Error,
     "images must be pinned to a version tag or a digest, never latest",
@@ -124,6 +118,7 @@ fn unpinned_image(container: &Value) -> Option<ContainerDefect> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::Severity;
 
     fn lint(yaml: &str) -> Vec<Finding> {
         crate::lint::lint_yaml(check, yaml)

@@ -7,6 +7,7 @@ use serde_json::Value;
 use super::{LintContext, subject};
 use crate::repo::helm::plan_render;
 use crate::repo::{Object, Tree};
+use crate::report::rule;
 use crate::report::{Finding, RuleInfo, Severity};
 
 const GATEWAY_GROUP: &str = "gateway.networking.k8s.io";
@@ -26,20 +27,11 @@ const INTERNAL_PATH_PREFIXES: &[&str] = &[
     "/pprof",
 ];
 
-macro_rules! rule {
-    ($name:ident, $id:literal, $severity:ident, $summary:literal, $remedy:literal) => {
-        pub const $name: RuleInfo = RuleInfo {
-            id: $id,
-            family: "routing",
-            severity: Severity::$severity,
-            summary: $summary,
-            remedy: $remedy,
-        };
-    };
-}
+const FAMILY: &str = "routing";
 
 rule!(
     PARENT_UNRESOLVED,
+    FAMILY,
     "route-parent-unresolved",
     Error,
     "every parentRef of a route names a Gateway in the tree, and a listener of it",
@@ -47,6 +39,7 @@ rule!(
 );
 rule!(
     HOSTNAME_MISMATCH,
+    FAMILY,
     "route-hostname-mismatch",
     Error,
     "a route's hostnames match the hostname of the listener it attaches to",
@@ -54,6 +47,7 @@ rule!(
 );
 rule!(
     BACKEND_UNRESOLVED,
+    FAMILY,
     "route-backend-unresolved",
     Error,
     "every backendRef of a route names a Service in the tree, and one of its ports",
@@ -61,6 +55,7 @@ rule!(
 );
 rule!(
     INTERNAL_PATH_EXPOSED,
+    FAMILY,
     "route-internal-path-exposed",
     Error,
     "operator paths (/metrics, /actuator, /debug, /swagger, /admin, ...) are not routed on a public Gateway",
@@ -68,6 +63,7 @@ rule!(
 );
 rule!(
     DUPLICATE_MATCH,
+    FAMILY,
     "route-duplicate-match",
     Error,
     "no two route rules claim the same hostname, path and method on one Gateway listener",

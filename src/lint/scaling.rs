@@ -11,22 +11,14 @@ use crate::k8s::workloads::{
 };
 use crate::repo::object::pointer;
 use crate::repo::{Location, Object, Tree};
-use crate::report::{Finding, RuleInfo, Severity};
+use crate::report::rule;
+use crate::report::{Finding, RuleInfo};
 
-macro_rules! rule {
-    ($name:ident, $id:literal, $severity:ident, $summary:literal, $remedy:literal) => {
-        pub const $name: RuleInfo = RuleInfo {
-            id: $id,
-            family: "scaling",
-            severity: Severity::$severity,
-            summary: $summary,
-            remedy: $remedy,
-        };
-    };
-}
+const FAMILY: &str = "scaling";
 
 rule!(
     HPA_MISSING,
+    FAMILY,
     "scale-hpa-missing",
     Warning,
     "Deployments and StatefulSets should be scaled by an HPA or a KEDA ScaledObject",
@@ -34,6 +26,7 @@ rule!(
 );
 rule!(
     PDB_MISSING,
+    FAMILY,
     "scale-pdb-missing",
     Warning,
     "workloads with more than one replica should have a PodDisruptionBudget",
@@ -41,6 +34,7 @@ rule!(
 );
 rule!(
     PDB_BLOCKS_EVICTION,
+    FAMILY,
     "scale-pdb-blocks-eviction",
     Error,
     "a PodDisruptionBudget must allow an eviction at the workload's minimum replicas",
@@ -48,6 +42,7 @@ rule!(
 );
 rule!(
     HPA_MIN_REPLICAS,
+    FAMILY,
     "scale-hpa-min-replicas",
     Warning,
     "autoscalers of workloads behind a Service should keep at least 2 replicas",
@@ -55,6 +50,7 @@ rule!(
 );
 rule!(
     CAPACITY,
+    FAMILY,
     "scale-capacity",
     Error,
     "maximum replicas x rps-per-pod must carry the peak RPS plus headroom",
@@ -62,6 +58,7 @@ rule!(
 );
 rule!(
     QUOTA_BLOCKS_HPA,
+    FAMILY,
     "scale-quota-blocks-hpa",
     Error,
     "a namespace's ResourceQuota must fit every workload at its maximum replicas",
@@ -69,6 +66,7 @@ rule!(
 );
 rule!(
     DOC_AGREEMENT,
+    FAMILY,
     "scale-doc-agreement",
     Error,
     "docs/scaling-strategy.md must state the tree's rps-per-pod and min/max replicas",

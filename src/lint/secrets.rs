@@ -6,25 +6,17 @@ use serde_json::Value;
 
 use super::{LintContext, containers, subject};
 use crate::repo::{Object, Tree};
-use crate::report::{Finding, RuleInfo, Severity};
+use crate::report::rule;
+use crate::report::{Finding, RuleInfo};
 
 /// The ConfigMap Kubernetes puts in every namespace (the cluster's CA, for projected service account tokens).
 const ROOT_CA_CONFIG_MAP: &str = "kube-root-ca.crt";
 
-macro_rules! rule {
-    ($name:ident, $id:literal, $severity:ident, $summary:literal, $remedy:literal) => {
-        pub const $name: RuleInfo = RuleInfo {
-            id: $id,
-            family: "secrets",
-            severity: Severity::$severity,
-            summary: $summary,
-            remedy: $remedy,
-        };
-    };
-}
+const FAMILY: &str = "secrets";
 
 rule!(
     DATA_IN_TREE,
+    FAMILY,
     "secret-data-in-tree",
     Error,
     "no Secret with data or stringData is kept in git",
@@ -32,6 +24,7 @@ rule!(
 );
 rule!(
     REF_UNRESOLVED,
+    FAMILY,
     "secret-ref-unresolved",
     Error,
     "every Secret and ConfigMap a pod reads is created by something in the tree",
@@ -39,6 +32,7 @@ rule!(
 );
 rule!(
     TLS_VERIFY_DISABLED,
+    FAMILY,
     "secret-tls-verify-disabled",
     Error,
     "no container turns off TLS certificate verification through its environment",

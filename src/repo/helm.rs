@@ -119,6 +119,20 @@ pub fn render_applications(
     tree: &Tree,
     helm: Option<&Path>,
 ) -> Result<Vec<Object>, Vec<LoadProblem>> {
+    let (objects, problems) = render_applications_all(tree, helm);
+    if problems.is_empty() {
+        Ok(objects)
+    } else {
+        Err(problems)
+    }
+}
+
+/// Renders every in-tree chart an Application uses, each on its own: the objects of the charts
+/// that rendered, and one problem for each that did not.
+pub fn render_applications_all(
+    tree: &Tree,
+    helm: Option<&Path>,
+) -> (Vec<Object>, Vec<LoadProblem>) {
     let renders: Vec<ChartRender> = tree
         .of_kind("argoproj.io", "Application")
         .filter_map(|app| plan_render(tree, app))
@@ -145,11 +159,35 @@ pub fn render_applications(
             Err(problem) => problems.push(problem),
         }
     }
-    if problems.is_empty() {
-        Ok(objects)
-    } else {
-        Err(problems)
+    (objects, problems)
+}
+
+/// Where a failed render is best reported: a value file that is not valid YAML (at the parser's
+/// line and column), else a value file helm's message names, else the Application.
+fn failure_location(render: &ChartRender, helm_message: &str) -> Location {
+    for file in &render.value_files {
+        if let Ok(text) = std::fs::read_to_string(file)
+            && let Err(error) = parse_documents(&text)
+        {
+            return Location {
+                file: file.clone(),
+                line: error.position_line,
+                column: error.position_column,
+                rendered_for: None,
+            };
+        }
     }
+    render
+        .value_files
+        .iter()
+        .find(|file| helm_message.contains(&file.display().to_string()))
+        .map(|file| Location {
+            file: file.clone(),
+            line: 0,
+            column: 0,
+            rendered_for: None,
+        })
+        .unwrap_or_else(|| render.application_location.clone())
 }
 
 fn render_one(helm: &Path, render: &ChartRender) -> Result<Vec<Object>, LoadProblem> {
@@ -176,12 +214,25 @@ fn render_one(helm: &Path, render: &ChartRender) -> Result<Vec<Object>, LoadProb
         ))
     })?;
     if !output.status.success() {
-        return Err(fail(format!(
-            "helm template of {} for Application {} failed: {}",
-            render.chart_dir.display(),
-            render.application,
-            String::from_utf8_lossy(&output.stderr).trim()
-        )));
+        let message = helm_reason(&String::from_utf8_lossy(&output.stderr));
+        let values = if render.value_files.is_empty() {
+            String::new()
+        } else {
+            let files: Vec<String> = render
+                .value_files
+                .iter()
+                .map(|f| tidy(f).display().to_string())
+                .collect();
+            format!(" with values {}", files.join(", "))
+        };
+        return Err(LoadProblem {
+            location: failure_location(render, &message),
+            message: format!(
+                "helm template of {}{values} for Application {} failed: {message}",
+                render.chart_dir.display(),
+                render.application,
+            ),
+        });
     }
     let text = String::from_utf8_lossy(&output.stdout);
     let documents = parse_documents(&text).map_err(|e| {
@@ -222,6 +273,36 @@ fn render_one(helm: &Path, render: &ChartRender) -> Result<Vec<Object>, LoadProb
         .collect())
 }
 
+/// helm's error output without its `Error: ` prefix and its advice to rerun with --debug.
+fn helm_reason(stderr: &str) -> String {
+    stderr
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with("Use --debug"))
+        .map(|line| line.strip_prefix("Error: ").unwrap_or(line))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// `a/b/../c` as `a/c`, for messages (value files are named relative to the chart).
+fn tidy(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            std::path::Component::ParentDir
+                if out
+                    .components()
+                    .next_back()
+                    .is_some_and(|c| matches!(c, std::path::Component::Normal(_))) =>
+            {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
 /// The `# Source: chart/templates/x.yaml` line helm writes above a rendered document.
 fn source_comment(lines: &[&str], document_line: usize) -> Option<String> {
     lines[..document_line.saturating_sub(1).min(lines.len())]
@@ -255,6 +336,28 @@ pub fn is_cluster_scoped(kind: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn helm_reason_drops_the_prefix_and_the_debug_advice() {
+        assert_eq!(
+            helm_reason(
+                "Error: execution error at (web/templates/a.yaml:6:10): tag is required\n\nUse --debug flag to render out invalid YAML\n"
+            ),
+            "execution error at (web/templates/a.yaml:6:10): tag is required"
+        );
+    }
+
+    #[test]
+    fn tidy_folds_parent_folders_it_can() {
+        assert_eq!(
+            tidy(Path::new("charts/web/../../values/web.yaml")),
+            PathBuf::from("values/web.yaml")
+        );
+        assert_eq!(
+            tidy(Path::new("../values/a.yaml")),
+            PathBuf::from("../values/a.yaml")
+        );
+    }
 
     #[test]
     fn source_comment_is_the_nearest_one_above_the_document() {

@@ -1,6 +1,6 @@
 //! Walks files and folders, parses every YAML document, checks built-in kinds, finds duplicates, and renders charts.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -25,6 +25,31 @@ pub struct LoadOptions {
 /// Loads every Kubernetes object under `paths` (files or folders). Any problem fails the whole
 /// load, listing every problem found: a partial tree is never returned as if complete.
 pub fn load(paths: &[PathBuf], options: &LoadOptions) -> Result<Tree, LoadError> {
+    let loaded = load_paths(paths, options, false);
+    if loaded.problems.is_empty() {
+        Ok(loaded.tree)
+    } else {
+        Err(LoadError::Problems(loaded.problems))
+    }
+}
+
+/// A tree loaded past its problems, and the problems.
+#[derive(Debug)]
+pub struct Loaded {
+    /// Every object that could be read; a file that could not be read adds none, a later
+    /// duplicate of an object is left out, and charts that failed to render add none.
+    pub tree: Tree,
+    /// Every problem found, in file order.
+    pub problems: Vec<LoadProblem>,
+}
+
+/// Loads what can be read under `paths` and returns the problems beside it (for lint, which
+/// reports them and goes on). Charts are rendered even when some files had problems.
+pub fn load_all(paths: &[PathBuf], options: &LoadOptions) -> Loaded {
+    load_paths(paths, options, true)
+}
+
+fn load_paths(paths: &[PathBuf], options: &LoadOptions, keep_going: bool) -> Loaded {
     let mut tree = Tree {
         roots: paths.to_vec(),
         ..Tree::default()
@@ -36,20 +61,23 @@ pub fn load(paths: &[PathBuf], options: &LoadOptions) -> Result<Tree, LoadError>
             load_file(&file, explicit_file, &mut tree, &mut problems);
         }
     }
-    if problems.is_empty() && options.render_charts {
-        match helm::render_applications(&tree, options.helm.as_deref()) {
-            Ok(rendered) => tree.objects.extend(rendered),
-            Err(mut render_problems) => problems.append(&mut render_problems),
-        }
+    if (keep_going || problems.is_empty()) && options.render_charts {
+        let (rendered, mut render_problems) =
+            helm::render_applications_all(&tree, options.helm.as_deref());
+        tree.objects.extend(rendered);
+        problems.append(&mut render_problems);
     }
-    find_duplicates(&tree.objects, &mut problems);
-    if problems.is_empty() {
-        Ok(tree)
-    } else {
-        problems.sort();
-        problems.dedup();
-        Err(LoadError::Problems(problems))
+    let duplicates = find_duplicates(&tree.objects, &mut problems);
+    if keep_going {
+        let mut position = 0;
+        tree.objects.retain(|_| {
+            position += 1;
+            !duplicates.contains(&(position - 1))
+        });
     }
+    problems.sort();
+    problems.dedup();
+    Loaded { tree, problems }
 }
 
 /// Loads objects from YAML text as if read from `file` (for tests and stdin); no chart rendering.
@@ -347,17 +375,97 @@ fn add_object(
     tree.objects.push(object);
 }
 
-fn find_duplicates(objects: &[Object], problems: &mut Vec<LoadProblem>) {
+/// Reports every object defined again after its first definition; returns their positions.
+fn find_duplicates(objects: &[Object], problems: &mut Vec<LoadProblem>) -> HashSet<usize> {
     let mut seen: HashMap<ObjectKey, Location> = HashMap::new();
-    for object in objects {
+    let mut duplicates = HashSet::new();
+    for (position, object) in objects.iter().enumerate() {
         let key = object.key();
         if let Some(first) = seen.get(&key) {
             problems.push(LoadProblem {
                 location: object.location(),
                 message: format!("duplicate object {key}: also defined at {first}; keep one"),
             });
+            duplicates.insert(position);
         } else {
             seen.insert(key, object.location());
         }
+    }
+    duplicates
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CONFIG_MAP: &str =
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: shop\n";
+
+    /// A folder with a good file, a file that is not YAML, one with a duplicate key, and a
+    /// second definition of the good file's object.
+    fn broken_tree() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a-good.yaml"), CONFIG_MAP).unwrap();
+        std::fs::write(dir.path().join("b-broken.yaml"), "kind: [ConfigMap\n").unwrap();
+        std::fs::write(
+            dir.path().join("c-duplicate-key.yaml"),
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: other\n  name: again\n",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("d-again.yaml"), CONFIG_MAP).unwrap();
+        dir
+    }
+
+    #[test]
+    fn load_refuses_a_tree_with_any_problem() {
+        let dir = broken_tree();
+        let Err(LoadError::Problems(problems)) =
+            load(&[dir.path().to_path_buf()], &LoadOptions::default())
+        else {
+            panic!("a broken tree loads");
+        };
+        assert_eq!(problems.len(), 3, "{problems:#?}");
+    }
+
+    #[test]
+    fn load_all_keeps_what_it_can_read_and_returns_every_problem_beside_it() {
+        let dir = broken_tree();
+        let loaded = load_all(&[dir.path().to_path_buf()], &LoadOptions::default());
+        let places: Vec<(String, usize)> = loaded
+            .problems
+            .iter()
+            .map(|p| {
+                (
+                    p.location
+                        .file
+                        .file_name()
+                        .unwrap()
+                        .to_string_lossy()
+                        .into(),
+                    p.location.line,
+                )
+            })
+            .collect();
+        assert_eq!(
+            places,
+            [
+                ("b-broken.yaml".to_string(), 2),
+                ("c-duplicate-key.yaml".to_string(), 5),
+                ("d-again.yaml".to_string(), 1),
+            ]
+        );
+        assert!(loaded.problems[2].message.contains("duplicate object"));
+        let objects: Vec<String> = loaded
+            .tree
+            .objects
+            .iter()
+            .map(|o| o.location().to_string())
+            .collect();
+        assert_eq!(
+            objects.len(),
+            1,
+            "the later duplicate is left out: {objects:?}"
+        );
+        assert!(objects[0].contains("a-good.yaml"), "{objects:?}");
     }
 }

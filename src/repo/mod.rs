@@ -9,7 +9,7 @@ pub mod yaml;
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-pub use loader::{LoadOptions, load, load_str};
+pub use loader::{LoadOptions, Loaded, load, load_all, load_str};
 pub use object::{Location, Object, ObjectKey};
 
 /// One thing wrong with the input, and where.
