@@ -7,15 +7,16 @@ use super::analysis::Diagnoses;
 use super::cluster::{self, node_name, pod_is_stuck};
 use super::scheduling::{DAEMON_SET_TOLERATED_KEYS, Exclusion, exclusion, toleration_yaml};
 use super::{Diagnosis, Snapshot};
-use crate::report::{RuleInfo, Severity};
+use crate::report::{Severity, rule};
 
-pub const NODE_AGENT_MISSING: RuleInfo = RuleInfo {
-    id: "node-agent-missing",
-    family: "doctor",
-    severity: Severity::Error,
-    summary: "node agents (DaemonSets) run on every node whose pods need them",
-    remedy: "let the DaemonSet's pod template tolerate the node's taints and match its labels",
-};
+rule!(
+    NODE_AGENT_MISSING,
+    "doctor",
+    "node-agent-missing",
+    Error,
+    "node agents (DaemonSets) run on every node whose pods need them",
+    "let the DaemonSet's pod template tolerate the node's taints and match its labels"
+);
 
 pub fn analyse(snapshot: &Snapshot, diagnoses: &mut Diagnoses) {
     // Without the pods, every DaemonSet would look absent everywhere.

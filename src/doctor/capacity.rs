@@ -8,31 +8,34 @@ use super::analysis::Diagnoses;
 use super::cluster;
 use super::{Diagnosis, Snapshot};
 use crate::k8s::quantity::Quantity;
-use crate::report::{RuleInfo, Severity};
+use crate::report::{Severity, rule};
 
-pub const AUTOSCALER_LIMITS: RuleInfo = RuleInfo {
-    id: "autoscaler-limits",
-    family: "doctor",
-    severity: Severity::Warning,
-    summary: "autoscalers read their metrics and have room to scale",
-    remedy: "raise spec.maxReplicas, or fix the metrics the autoscaler reads",
-};
+rule!(
+    AUTOSCALER_LIMITS,
+    "doctor",
+    "autoscaler-limits",
+    Warning,
+    "autoscalers read their metrics and have room to scale",
+    "raise spec.maxReplicas, or fix the metrics the autoscaler reads"
+);
 
-pub const DISRUPTION_BUDGET_BLOCKING: RuleInfo = RuleInfo {
-    id: "disruption-budget-blocking",
-    family: "doctor",
-    severity: Severity::Warning,
-    summary: "disruption budgets of healthy workloads allow at least one eviction",
-    remedy: "set spec.maxUnavailable: 1 (or a minAvailable below the replica count), or run more replicas",
-};
+rule!(
+    DISRUPTION_BUDGET_BLOCKING,
+    "doctor",
+    "disruption-budget-blocking",
+    Warning,
+    "disruption budgets of healthy workloads allow at least one eviction",
+    "set spec.maxUnavailable: 1 (or a minAvailable below the replica count), or run more replicas"
+);
 
-pub const QUOTA_EXHAUSTED: RuleInfo = RuleInfo {
-    id: "quota-exhausted",
-    family: "doctor",
-    severity: Severity::Warning,
-    summary: "resource quotas have room for the pods their namespace creates",
-    remedy: "raise spec.hard of the ResourceQuota, or lower the requests or replicas in its namespace",
-};
+rule!(
+    QUOTA_EXHAUSTED,
+    "doctor",
+    "quota-exhausted",
+    Warning,
+    "resource quotas have room for the pods their namespace creates",
+    "raise spec.hard of the ResourceQuota, or lower the requests or replicas in its namespace"
+);
 
 pub fn analyse(snapshot: &Snapshot, diagnoses: &mut Diagnoses) {
     for autoscaler in &snapshot.autoscalers {

@@ -5,15 +5,16 @@ use serde_json::Value;
 use super::analysis::Diagnoses;
 use super::cluster::{self, describe_condition, json_conditions, json_subject};
 use super::{Diagnosis, Snapshot};
-use crate::report::{RuleInfo, Severity};
+use crate::report::rule;
 
-pub const EDGE: RuleInfo = RuleInfo {
-    id: "edge",
-    family: "doctor",
-    severity: Severity::Error,
-    summary: "Gateways are Accepted and Programmed, and their routes Accepted with resolved backends",
-    remedy: "kubectl describe gateway NAME / kubectl describe httproute NAME; the AWS Load Balancer Controller's log says more (kubectl -n kube-system logs deploy/aws-load-balancer-controller)",
-};
+rule!(
+    EDGE,
+    "doctor",
+    "edge",
+    Error,
+    "Gateways are Accepted and Programmed, and their routes Accepted with resolved backends",
+    "kubectl describe gateway NAME / kubectl describe httproute NAME; the AWS Load Balancer Controller's log says more (kubectl -n kube-system logs deploy/aws-load-balancer-controller)"
+);
 
 const CONTROLLER_LOGS: &str = "kubectl -n kube-system logs deploy/aws-load-balancer-controller";
 

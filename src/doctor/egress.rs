@@ -11,15 +11,16 @@ use super::cluster::{self, Workload, pod_is_stuck};
 use super::{Diagnosis, Snapshot};
 use crate::k8s::endpoints;
 pub use crate::k8s::endpoints::Endpoint;
-use crate::report::{RuleInfo, Severity};
+use crate::report::rule;
 
-pub const EGRESS_BLOCKED: RuleInfo = RuleInfo {
-    id: "egress-blocked",
-    family: "doctor",
-    severity: Severity::Error,
-    summary: "NetworkPolicies let each workload reach the hosts and ports its configuration names",
-    remedy: "add an egress rule for the host and port to a NetworkPolicy selecting the pods",
-};
+rule!(
+    EGRESS_BLOCKED,
+    "doctor",
+    "egress-blocked",
+    Error,
+    "NetworkPolicies let each workload reach the hosts and ports its configuration names",
+    "add an egress rule for the host and port to a NetworkPolicy selecting the pods"
+);
 
 /// Every host:port the snapshot's workloads are configured to call.
 pub fn configured_endpoints(snapshot: &Snapshot) -> Vec<Endpoint> {

@@ -5,15 +5,16 @@ use serde_json::Value;
 use super::analysis::Diagnoses;
 use super::cluster::{self, json_subject};
 use super::{Diagnosis, Snapshot};
-use crate::report::{RuleInfo, Severity};
+use crate::report::rule;
 
-pub const GITOPS: RuleInfo = RuleInfo {
-    id: "gitops",
-    family: "doctor",
-    severity: Severity::Error,
-    summary: "Argo CD Applications are Synced and Healthy",
-    remedy: "argocd app diff NAME; argocd app sync NAME",
-};
+rule!(
+    GITOPS,
+    "doctor",
+    "gitops",
+    Error,
+    "Argo CD Applications are Synced and Healthy",
+    "argocd app diff NAME; argocd app sync NAME"
+);
 
 pub fn analyse(snapshot: &Snapshot, diagnoses: &mut Diagnoses) {
     for application in &snapshot.applications {

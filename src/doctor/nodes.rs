@@ -5,15 +5,16 @@ use k8s_openapi::api::core::v1::{Node, NodeCondition};
 use super::analysis::Diagnoses;
 use super::cluster::{self, node_name, pod_is_stuck};
 use super::{Diagnosis, Snapshot};
-use crate::report::{RuleInfo, Severity};
+use crate::report::rule;
 
-pub const NODE_HEALTH: RuleInfo = RuleInfo {
-    id: "node-health",
-    family: "doctor",
-    severity: Severity::Error,
-    summary: "every node is Ready and under no memory, disk or PID pressure",
-    remedy: "kubectl describe node NAME; replace a node that stays NotReady (kubectl drain NAME --ignore-daemonsets --delete-emptydir-data)",
-};
+rule!(
+    NODE_HEALTH,
+    "doctor",
+    "node-health",
+    Error,
+    "every node is Ready and under no memory, disk or PID pressure",
+    "kubectl describe node NAME; replace a node that stays NotReady (kubectl drain NAME --ignore-daemonsets --delete-emptydir-data)"
+);
 
 const PRESSURES: &[(&str, &str)] = &[
     (

@@ -9,15 +9,16 @@ use regex::Regex;
 use super::analysis::Diagnoses;
 use super::cluster::{self, pod_subject, qualified};
 use super::{Diagnosis, Snapshot};
-use crate::report::{RuleInfo, Severity};
+use crate::report::{Severity, rule};
 
-pub const PODS_NOT_READY: RuleInfo = RuleInfo {
-    id: "pods-not-ready",
-    family: "doctor",
-    severity: Severity::Error,
-    summary: "every pod that should run is Ready and every workload can create its pods",
-    remedy: "kubectl describe pod NAME; kubectl logs NAME --previous",
-};
+rule!(
+    PODS_NOT_READY,
+    "doctor",
+    "pods-not-ready",
+    Error,
+    "every pod that should run is Ready and every workload can create its pods",
+    "kubectl describe pod NAME; kubectl logs NAME --previous"
+);
 
 /// A pod not Ready with nothing wrong to show for it (no crash, pull or mount failure, failing
 /// probe, or scheduling trouble) is starting, not broken, while it is younger than this: a

@@ -2,15 +2,16 @@
 
 use super::analysis::Diagnoses;
 use super::{Diagnosis, Snapshot};
-use crate::report::{RuleInfo, Severity};
+use crate::report::rule;
 
-pub const UNREADABLE: RuleInfo = RuleInfo {
-    id: "unreadable",
-    family: "doctor",
-    severity: Severity::Warning,
-    summary: "doctor can read every kind it checks",
-    remedy: "grant the identity doctor runs as get and list on it (e.g. bind the view ClusterRole), or run doctor with a kubeconfig that has them",
-};
+rule!(
+    UNREADABLE,
+    "doctor",
+    "unreadable",
+    Warning,
+    "doctor can read every kind it checks",
+    "grant the identity doctor runs as get and list on it (e.g. bind the view ClusterRole), or run doctor with a kubeconfig that has them"
+);
 
 pub fn analyse(snapshot: &Snapshot, diagnoses: &mut Diagnoses) {
     for entry in &snapshot.unreadable {
@@ -33,7 +34,7 @@ pub fn analyse(snapshot: &Snapshot, diagnoses: &mut Diagnoses) {
 mod tests {
     use super::super::analysis::diagnose;
     use super::super::fixtures::{HEALTHY, of_check, snapshot};
-    use super::*;
+    use crate::report::Severity;
 
     #[test]
     fn a_fully_read_snapshot_is_silent() {

@@ -3,15 +3,16 @@
 use super::{LintContext, subject};
 use crate::k8s::workloads::pod_labels_pointer;
 use crate::repo::Object;
-use crate::report::{Finding, RuleInfo, Severity};
+use crate::report::{Finding, RuleInfo, rule};
 
-pub const COST_ALLOCATION: RuleInfo = RuleInfo {
-    id: "label-cost-allocation",
-    family: "labels",
-    severity: Severity::Warning,
-    summary: "workloads, their pods and Namespaces should carry the cost-allocation labels",
-    remedy: "add app.kubernetes.io/name (workloads), app.kubernetes.io/part-of, team, cost-center and environment to metadata.labels, and team and cost-center to the pod template's labels",
-};
+rule!(
+    COST_ALLOCATION,
+    "labels",
+    "label-cost-allocation",
+    Warning,
+    "workloads, their pods and Namespaces should carry the cost-allocation labels",
+    "add app.kubernetes.io/name (workloads), app.kubernetes.io/part-of, team, cost-center and environment to metadata.labels, and team and cost-center to the pod template's labels"
+);
 
 pub const RULES: &[RuleInfo] = &[COST_ALLOCATION];
 

@@ -12,7 +12,7 @@ pub mod secrets;
 use std::collections::BTreeSet;
 
 use crate::repo::{LoadProblem, Object, Tree};
-use crate::report::{Finding, RuleInfo, Severity, rule, sort_findings};
+use crate::report::{Finding, RuleInfo, rule, sort_findings};
 
 /// Annotation prefix that silences a rule for one object: `ignore.tacos.traffictacos.store/<rule-id>: "<reason>"`.
 pub const IGNORE_PREFIX: &str = "ignore.tacos.traffictacos.store/";
@@ -22,14 +22,15 @@ pub const RPS_PER_POD_ANNOTATION: &str = "tacos.traffictacos.store/rps-per-pod";
 /// Annotation on a workload or its autoscaler: the peak requests per second this service must carry.
 pub const PEAK_RPS_ANNOTATION: &str = "tacos.traffictacos.store/peak-rps";
 
-/// An ignore annotation with no reason.
-pub const IGNORE_WITHOUT_REASON: RuleInfo = RuleInfo {
-    id: "lint-ignore-without-reason",
-    family: "lint",
-    severity: Severity::Error,
-    summary: "an ignore annotation must say why the rule does not apply",
-    remedy: "write the reason as the annotation's value, e.g. ignore.tacos.traffictacos.store/pss-read-only-root-filesystem: \"nginx writes its cache\"",
-};
+// An ignore annotation with no reason.
+rule!(
+    IGNORE_WITHOUT_REASON,
+    "lint",
+    "lint-ignore-without-reason",
+    Error,
+    "an ignore annotation must say why the rule does not apply",
+    "write the reason as the annotation's value, e.g. ignore.tacos.traffictacos.store/pss-read-only-root-filesystem: \"nginx writes its cache\""
+);
 
 rule!(
     INPUT_UNREADABLE,
