@@ -89,7 +89,20 @@ pub async fn verify_phase(
         phase: phase.name.to_string(),
         source,
     };
-    let objects = render_phase(phase, context.render).await.map_err(fail)?;
+    let rendered = render_phase(phase, context.render).await.map_err(fail)?;
+    let check_context = CheckContext {
+        phase,
+        client: context.client,
+        aws: context.aws.filter(|_| phase.needs_aws),
+        environment: context.environment,
+        config: context.config,
+        render: context.render,
+        objects: &rendered,
+    };
+    // Compared as deploy applies them: with what the tree cannot know filled in from the account.
+    let objects = crate::phases::substitute::resolved(&check_context)
+        .await
+        .map_err(fail)?;
     let mut results = Vec::new();
 
     let started = Instant::now();
@@ -217,15 +230,6 @@ pub async fn verify_phase(
     results.push(result(phase, &MATCHES_TREE, mismatched, started));
     results.push(result(phase, &READY, not_ready, started));
 
-    let check_context = CheckContext {
-        phase,
-        client: context.client,
-        aws: context.aws.filter(|_| phase.needs_aws),
-        environment: context.environment,
-        config: context.config,
-        render: context.render,
-        objects: &objects,
-    };
     let started = Instant::now();
     let outcomes = run_checks(&check_context, phase.checks().filter(|c| c.in_verify))
         .await

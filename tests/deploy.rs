@@ -513,6 +513,32 @@ async fn every_phase_comes_up_on_the_simulated_cluster_and_a_second_run_changes_
         first_out.contains("✔ aws-alb-exists") && first_out.contains("✔ aws-route53-alias"),
         "{first_out}"
     );
+    // The tree writes ${ACM_CERTIFICATE_ARN}; what was applied is the ARN of the certificate the
+    // emulator holds for the domain.
+    let issued = aws_sdk_acm::Client::new(&aws.sdk_config().await)
+        .list_certificates()
+        .send()
+        .await
+        .unwrap();
+    let arn = issued
+        .certificate_summary_list()
+        .iter()
+        .find(|c| c.domain_name() == Some("*.traffictacos.store"))
+        .and_then(|c| c.certificate_arn())
+        .unwrap()
+        .to_string();
+    let configuration = kube::core::ApiResource::from_gvk(&kube::core::GroupVersionKind::gvk(
+        "gateway.k8s.aws",
+        "v1beta1",
+        "LoadBalancerConfiguration",
+    ));
+    let configurations: Api<kube::core::DynamicObject> =
+        Api::namespaced_with(client.clone(), "gateway", &configuration);
+    let live = configurations.get("api-traffictacos-alb").await.unwrap();
+    assert_eq!(
+        live.data["spec"]["listenerConfigurations"][0]["defaultCertificate"],
+        arn.as_str()
+    );
     let services: Api<Deployment> = Api::namespaced(client.clone(), "tacos-app");
     let rolled_out = services.list(&ListParams::default()).await.unwrap().items;
     let mut names: Vec<String> = rolled_out

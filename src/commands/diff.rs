@@ -20,7 +20,8 @@ pub async fn run(
         "diff",
     )?;
     let environment = super::environment(global)?;
-    let client = super::connect(global, &environment).await?.client;
+    let super::Connection { client, aws, .. } = super::connect(global, &environment).await?;
+    let config = super::config_source(global);
     let render = RenderOptions {
         repo: global.repo.clone(),
         chart_dir,
@@ -31,13 +32,27 @@ pub async fn run(
     let mut changed = false;
     for phase in selection.phases() {
         let name = phase.name;
-        let objects = render_phase(phase, &render).await.map_err(|e| {
+        let failed = |e: crate::phases::PhaseError| {
             let status = super::deploy::phase_status(&e);
             anyhow::Error::new(e).context(StatusError {
                 status,
                 message: format!("cannot render phase {}", name),
             })
-        })?;
+        };
+        let rendered = render_phase(phase, &render).await.map_err(failed)?;
+        let check_context = crate::phases::CheckContext {
+            phase,
+            client: &client,
+            aws: Some(&aws),
+            environment: &environment,
+            config: &config,
+            render: &render,
+            objects: &rendered,
+        };
+        // The change deploy would make: with the values it fills in from the account.
+        let objects = crate::phases::substitute::resolved(&check_context)
+            .await
+            .map_err(failed)?;
         // The same ApplySet label as deploy (or the dry run would show it removed), and drift made
         // by another manager shown as the change deploy --force-conflicts would make.
         let options = ApplyOptions {

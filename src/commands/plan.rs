@@ -54,6 +54,7 @@ pub fn run(global: &GlobalArgs, selection: PhaseSelection) -> anyhow::Result<Exi
                         "name": o.name(),
                         "source": o.location().to_string(),
                     })).collect::<Vec<_>>(),
+                    "substitutes": phase.substitutes.iter().map(|s| json!({"name": s.name, "summary": s.summary})).collect::<Vec<_>>(),
                     "waitsFor": phase.waits_for,
                     "postflight": phase.postflight.iter().map(|c| json!({"id": c.info.id, "summary": c.info.summary})).collect::<Vec<_>>(),
                 })
@@ -70,6 +71,12 @@ pub fn run(global: &GlobalArgs, selection: PhaseSelection) -> anyhow::Result<Exi
         println!("  depends on: {}", phase.depends_on.unwrap_or("nothing"));
         for upstream in phase.upstream {
             println!("  renders upstream: {upstream}");
+        }
+        for substitution in phase.substitutes {
+            println!(
+                "  fills in ${{{}}}: {}",
+                substitution.name, substitution.summary
+            );
         }
         println!("  checks before:");
         for check in phase.preflight {

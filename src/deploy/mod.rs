@@ -129,6 +129,10 @@ pub async fn run_phase(
         });
     }
 
+    // What the tree cannot know (the certificate's ARN) is filled in from the account.
+    let objects = crate::phases::substitute::resolved(&check_context)
+        .await
+        .inspect_err(|_| skip_postflight(reporter, phase, "the phase could not be filled in"))?;
     // Read before anything is applied: a chart that cannot be rendered stops the phase here.
     let floors = render::replica_floors_of(phase, &objects, &context.render)
         .inspect_err(|_| skip_postflight(reporter, phase, "the phase could not be rendered"))?;

@@ -28,6 +28,7 @@ pub const PHASE: Phase = Phase {
     depends_on: Some("argocd"),
     in_all: true,
     needs_aws: true,
+    substitutes: &[],
     preflight: &[
         PREVIOUS_PHASE_HEALTHY,
         Check {

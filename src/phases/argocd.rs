@@ -17,6 +17,7 @@ pub const PHASE: Phase = Phase {
     depends_on: Some("gateway"),
     in_all: true,
     needs_aws: false,
+    substitutes: &[],
     preflight: &[PREVIOUS_PHASE_HEALTHY, super::lbc::ACCEPTS_TARGET_GROUPS],
     waits_for: "argocd-server and repo-server Available; routes Accepted",
     postflight: &[],

@@ -22,6 +22,7 @@ pub const PHASE: Phase = Phase {
     depends_on: None,
     in_all: true,
     needs_aws: true,
+    substitutes: &[super::substitute::ACM_CERTIFICATE_ARN],
     preflight: &[
         Check {
             info: EKS_CLUSTER_ACTIVE,

@@ -9,6 +9,7 @@ pub mod loadtest;
 pub mod monitoring;
 pub mod posture;
 pub mod render;
+pub mod substitute;
 
 pub use check::{Check, CheckContext, CheckFuture, CheckOutcome, PhaseError};
 pub use render::{RenderOptions, Upstream};
@@ -29,6 +30,8 @@ pub struct Phase {
     pub in_all: bool,
     /// Whether its checks read AWS (then deploy and verify connect to AWS first).
     pub needs_aws: bool,
+    /// The `${NAME}`s its objects hold, filled in from the account before anything is applied.
+    pub substitutes: &'static [substitute::Substitution],
     /// Checks before anything is applied: one failing stops the phase with nothing applied.
     pub preflight: &'static [Check],
     /// What "up" means for this phase.

@@ -12,6 +12,7 @@ pub const PHASE: Phase = Phase {
     depends_on: Some("apps"),
     in_all: true,
     needs_aws: false,
+    substitutes: &[],
     preflight: &[
         PREVIOUS_PHASE_HEALTHY,
         Check {
