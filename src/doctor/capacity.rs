@@ -47,7 +47,10 @@ pub fn analyse(snapshot: &Snapshot, diagnoses: &mut Diagnoses) {
         }
     }
     for quota in &snapshot.quotas {
-        if diagnoses.is_claimed(&cluster::subject("ResourceQuota", &quota.metadata)) {
+        if diagnoses.explained(
+            &QUOTA_EXHAUSTED,
+            &cluster::subject("ResourceQuota", &quota.metadata),
+        ) {
             continue;
         }
         if let Some(diagnosis) = quota_diagnosis(snapshot, quota) {
