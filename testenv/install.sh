@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds (or finds cached) everything the local test environment runs, on a fresh machine that
 # reaches only the package registries:
-#   - etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, kwok, helm:
+#   - etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, kwok, helm,
+#     metrics-server:
 #     built from their Go modules (wrapper modules under testenv/go/, pinned by go.sum);
 #   - upstream CRDs: `go mod download` of the projects' own Go modules (testenv/crds.txt);
 #   - moto's server (the AWS emulator) in a virtualenv, pinned in testenv/requirements.txt.
@@ -71,6 +72,22 @@ install_kwok() {
     chmod -R u+w "$stages"
     touch "$stages/.complete"
   fi
+  # kwok's emulated kubelet /metrics/resource endpoint and pod usage read from annotations, for metrics-server.
+  local metrics="$cache/kwok-metrics-$KWOK_VERSION"
+  if [ ! -f "$metrics/.complete" ]; then
+    local dir
+    dir=$(cd "$here/go/kwok" && go mod download -json "sigs.k8s.io/kwok@$KWOK_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+    rm -rf "$metrics" && mkdir -p "$metrics"
+    cp "$dir/kustomize/metrics/resource/metrics-resource.yaml" "$dir/kustomize/metrics/usage/usage-from-annotation.yaml" "$metrics/"
+    chmod -R u+w "$metrics"
+    touch "$metrics/.complete"
+  fi
+}
+
+install_metrics_server() {
+  build_go "metrics-server $METRICS_SERVER_VERSION" "$cache/bin/metrics-server-$METRICS_SERVER_VERSION" metrics-server \
+    "-X k8s.io/client-go/pkg/version.gitVersion=$METRICS_SERVER_VERSION -X k8s.io/client-go/pkg/version.buildDate=1970-01-01T00:00:00Z" \
+    sigs.k8s.io/metrics-server/cmd/metrics-server
 }
 
 install_helm() {
@@ -150,7 +167,9 @@ export TACOS_TESTENV_BIN_KUBERNETES=$cache/bin/kubernetes-$KUBERNETES_VERSION
 export TACOS_TESTENV_BIN_ETCD=$cache/bin/etcd-$ETCD_VERSION
 export TACOS_TESTENV_BIN_KWOK=$cache/bin/kwok-$KWOK_VERSION
 export TACOS_TESTENV_KWOK_STAGES=$cache/kwok-stages-$KWOK_VERSION
+export TACOS_TESTENV_KWOK_METRICS=$cache/kwok-metrics-$KWOK_VERSION
 export TACOS_TESTENV_BIN_HELM=$cache/bin/helm-$HELM_VERSION
+export TACOS_TESTENV_BIN_METRICS_SERVER=$cache/bin/metrics-server-$METRICS_SERVER_VERSION
 export TACOS_TESTENV_CRDS=$cache/crds
 export TACOS_TESTENV_MOTO=$cache/venv-moto-$MOTO_VERSION/bin/moto_server
 ENV
@@ -161,15 +180,16 @@ main() {
   local only=${1:-all}
   case "$only" in
     --print-env) print_env; return ;;
-    kubernetes|etcd|kwok|helm|crds|moto|sarif_schema) "install_$only"; return ;;
+    kubernetes|etcd|kwok|metrics_server|helm|crds|moto|sarif_schema) "install_$only"; return ;;
     all) ;;
-    *) echo "usage: testenv/install.sh [all|kubernetes|etcd|kwok|helm|crds|moto|sarif_schema|--print-env]" >&2; exit 2 ;;
+    *) echo "usage: testenv/install.sh [all|kubernetes|etcd|kwok|metrics_server|helm|crds|moto|sarif_schema|--print-env]" >&2; exit 2 ;;
   esac
   install_moto
   install_crds
   install_etcd
   install_helm
   install_kwok
+  install_metrics_server
   install_kubernetes
   install_sarif_schema
   print_env > "$cache/env.sh"

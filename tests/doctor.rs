@@ -3,14 +3,14 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use k8s_openapi::api::apps::v1::DaemonSet;
-use k8s_openapi::api::core::v1::{Namespace, Pod};
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
+use k8s_openapi::api::core::v1::{Event, Namespace, Pod, ResourceQuota};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::core::{ApiResource, DynamicObject, GroupVersionKind};
 use serde_json::{Value, json};
 use tacos_testenv::aws::AcmValidation;
 use tacos_testenv::aws_network::RedisIngress;
-use tacos_testenv::{AwsEmulator, ControlPlane, ControlPlaneOptions};
+use tacos_testenv::{AwsEmulator, ControlPlane, ControlPlaneOptions, FakeNode, SimulatedCluster};
 
 fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -430,4 +430,122 @@ async fn a_pending_certificate_and_a_record_pointing_elsewhere_are_edge_root_cau
                 .contains("points at k8s-old-gateway-999")),
         "{found:#?}"
     );
+}
+
+#[tokio::test]
+async fn an_exhausted_quota_named_under_the_pods_check_is_no_pass_of_the_quota_check() {
+    // The real ReplicaSet controller runs into a real quota: two pods of 500m fit 1 CPU, the third is refused.
+    let cluster = SimulatedCluster::start(FakeNode::eks_default_pool())
+        .await
+        .unwrap();
+    let client = cluster.client().await.unwrap();
+    let namespace = cluster.fresh_namespace("quota").await.unwrap();
+    let quota: ResourceQuota = serde_json::from_value(json!({
+        "metadata": {"name": "lowered-by-hand"},
+        "spec": {"hard": {"requests.cpu": "1"}},
+    }))
+    .unwrap();
+    Api::<ResourceQuota>::namespaced(client.clone(), &namespace)
+        .create(&PostParams::default(), &quota)
+        .await
+        .unwrap();
+    let deployment: Deployment = serde_json::from_value(json!({
+        "metadata": {"name": "api"},
+        "spec": {
+            "replicas": 3,
+            "selector": {"matchLabels": {"app": "api"}},
+            "template": {
+                "metadata": {"labels": {"app": "api"}},
+                "spec": {"containers": [{"name": "api", "image": "registry.example/api:1", "resources": {"requests": {"cpu": "500m"}}}]},
+            },
+        },
+    }))
+    .unwrap();
+    // The quota controller must have counted the quota before it admits pods against it.
+    let quotas: Api<ResourceQuota> = Api::namespaced(client.clone(), &namespace);
+    for _ in 0..60 {
+        if quotas
+            .get("lowered-by-hand")
+            .await
+            .unwrap()
+            .status
+            .and_then(|s| s.hard)
+            .is_some()
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    Api::<Deployment>::namespaced(client.clone(), &namespace)
+        .create(&PostParams::default(), &deployment)
+        .await
+        .unwrap();
+    let events: Api<Event> = Api::namespaced(client.clone(), &namespace);
+    let mut refused = false;
+    for _ in 0..60 {
+        refused = events
+            .list(&Default::default())
+            .await
+            .unwrap()
+            .items
+            .iter()
+            .any(|e| {
+                e.reason.as_deref() == Some("FailedCreate")
+                    && e.message
+                        .as_deref()
+                        .is_some_and(|m| m.contains("exceeded quota: lowered-by-hand"))
+            });
+        if refused {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    assert!(refused, "the ReplicaSet controller never hit the quota");
+
+    let kubeconfig = &cluster.control_plane.kubeconfig;
+    let output = doctor(kubeconfig, None, &[]).await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let quota_subject = format!("ResourceQuota {namespace}/lowered-by-hand");
+    assert!(
+        stdout.contains(&format!(
+            "it cannot create pods: {quota_subject} is exhausted"
+        )),
+        "the pods check names the quota: {}",
+        text(&output)
+    );
+    assert!(
+        !stdout.contains("✔ resource quotas have room for the pods their namespace creates"),
+        "no ✔ for the quota that is the cause: {stdout}"
+    );
+    let quota_check = stdout
+        .split_once("resource quotas have room for the pods their namespace creates\n")
+        .map(|(before, after)| {
+            let mark = before.lines().last().unwrap_or_default().trim_end();
+            (mark.to_string(), after)
+        })
+        .unwrap_or_else(|| panic!("no quota check line: {stdout}"));
+    assert!(
+        quota_check.0.ends_with('!') || quota_check.0.ends_with('✗'),
+        "the quota check is marked failed: {stdout}"
+    );
+    assert!(
+        quota_check
+            .1
+            .lines()
+            .next()
+            .is_some_and(|l| l.contains(&format!(
+                "{quota_subject}: explained by the cause under \"every pod that should run"
+            ))),
+        "the quota check points to the cause: {stdout}"
+    );
+
+    let json_output = doctor(kubeconfig, None, &["--output", "json"]).await;
+    let report: Value = serde_json::from_slice(&json_output.stdout).unwrap();
+    let check = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == "quota-exhausted")
+        .unwrap();
+    assert_eq!(check["passed"], json!(false), "{report:#}");
 }

@@ -61,7 +61,7 @@ pub async fn run(global: &GlobalArgs, fail_on: Severity) -> anyhow::Result<ExitS
                     json!({
                         "check": c.id,
                         "title": c.summary,
-                        "passed": why.is_none().then(|| !diagnoses.iter().any(|d| d.check == c.id && d.severity > Severity::Info)),
+                        "passed": why.is_none().then(|| !diagnoses.iter().any(|d| d.fails(c.id) && d.severity > Severity::Info)),
                         "skipped": why,
                     })
                 }).collect::<Vec<_>>(),
@@ -90,12 +90,17 @@ pub fn render_human(diagnoses: &[Diagnosis], skipped: &[(&str, String)], color: 
             continue;
         }
         let found: Vec<&Diagnosis> = diagnoses.iter().filter(|d| d.check == check.id).collect();
-        if found.is_empty() {
+        let elsewhere: Vec<&Diagnosis> = diagnoses
+            .iter()
+            .filter(|d| d.check != check.id && d.fails(check.id))
+            .collect();
+        if found.is_empty() && elsewhere.is_empty() {
             let _ = writeln!(out, "{} {}", mark_with_notes(None, color), check.summary);
             continue;
         }
         let worst = found
             .iter()
+            .chain(&elsewhere)
             .map(|d| d.severity)
             .max()
             .unwrap_or(Severity::Info);
@@ -114,6 +119,20 @@ pub fn render_human(diagnoses: &[Diagnosis], skipped: &[(&str, String)], color: 
                 let _ = writeln!(out, "        explains: {}", diagnosis.symptoms.join(", "));
             }
             let _ = writeln!(out, "        fix: {}", diagnosis.remedy);
+        }
+        for diagnosis in elsewhere {
+            let under = CHECKS
+                .iter()
+                .chain(aws_checks::CHECKS)
+                .find(|c| c.id == diagnosis.check)
+                .map_or(diagnosis.check, |c| c.summary);
+            for also in diagnosis.also_fails.iter().filter(|a| a.check == check.id) {
+                let _ = writeln!(
+                    out,
+                    "    {} {}: explained by the cause under \"{under}\": {}",
+                    diagnosis.severity, also.subject, diagnosis.cause
+                );
+            }
         }
     }
     for reason in reasons {

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{Diagnosis, Snapshot};
+use super::{AlsoFails, Diagnosis, Snapshot};
 use super::{agents, capacity, edge, egress, gitops, nodes, pods, unreadable};
 use crate::report::RuleInfo;
 
@@ -57,14 +57,41 @@ impl Diagnoses {
         self.claimed_by.contains_key(subject)
     }
 
-    /// Adds `symptom` to the diagnosis that claimed `subject`; false when nothing claimed it.
-    pub fn add_symptom_to_claimant(&mut self, subject: &str, symptom: &str) -> bool {
+    /// Whether an earlier diagnosis claimed `subject`, which `check` would otherwise judge; if so, `check`
+    /// fails on that diagnosis (it points to it) instead of passing.
+    pub fn explained(&mut self, check: &RuleInfo, subject: &str) -> bool {
+        let Some(&index) = self.claimed_by.get(subject) else {
+            return false;
+        };
+        self.mark_failing(index, check, subject);
+        true
+    }
+
+    /// Adds `symptom` (a subject of `check`) to the diagnosis that claimed `subject`; false when nothing claimed it.
+    pub fn add_symptom_to_claimant(
+        &mut self,
+        check: &RuleInfo,
+        subject: &str,
+        symptom: &str,
+    ) -> bool {
         let Some(&index) = self.claimed_by.get(subject) else {
             return false;
         };
         self.found[index].symptoms.push(symptom.to_string());
         self.claimed_by.entry(symptom.to_string()).or_insert(index);
+        self.mark_failing(index, check, symptom);
         true
+    }
+
+    fn mark_failing(&mut self, index: usize, check: &RuleInfo, subject: &str) {
+        let diagnosis = &mut self.found[index];
+        let also = AlsoFails {
+            check: check.id,
+            subject: subject.to_string(),
+        };
+        if diagnosis.check != check.id && !diagnosis.also_fails.contains(&also) {
+            diagnosis.also_fails.push(also);
+        }
     }
 
     /// Records a diagnosis that also names `causes` (e.g. the ResourceQuota a workload ran into), so a later
@@ -207,8 +234,17 @@ mod tests {
             "other",
         ));
         assert!(diagnoses.is_claimed("Deployment x/y"));
-        assert!(diagnoses.add_symptom_to_claimant("Deployment x/y", "Application argocd/y"));
-        assert!(!diagnoses.add_symptom_to_claimant("Deployment x/z", "Application argocd/z"));
+        let gitops = &super::super::gitops::GITOPS;
+        assert!(diagnoses.add_symptom_to_claimant(
+            gitops,
+            "Deployment x/y",
+            "Application argocd/y"
+        ));
+        assert!(!diagnoses.add_symptom_to_claimant(
+            gitops,
+            "Deployment x/z",
+            "Application argocd/z"
+        ));
         let sorted = diagnoses.into_sorted();
         let agent = sorted
             .iter()
@@ -218,5 +254,39 @@ mod tests {
             agent.symptoms,
             vec!["Application argocd/y", "Deployment x/y"]
         );
+        assert_eq!(
+            agent.also_fails,
+            vec![AlsoFails {
+                check: "gitops",
+                subject: "Application argocd/y".into()
+            }],
+            "the Application's check fails on it"
+        );
+    }
+
+    #[test]
+    fn a_subject_explained_by_an_earlier_cause_fails_its_own_check_there() {
+        let mut diagnoses = Diagnoses::default();
+        let mut stuck = Diagnosis::new(
+            &super::super::pods::PODS_NOT_READY,
+            "Deployment tacos-app/api",
+            "it cannot create pods: ResourceQuota tacos-app/q is exhausted",
+        );
+        stuck.symptoms = vec!["ResourceQuota tacos-app/q".into()];
+        diagnoses.add(stuck);
+        let quota = &super::super::capacity::QUOTA_EXHAUSTED;
+        assert!(diagnoses.explained(quota, "ResourceQuota tacos-app/q"));
+        assert!(diagnoses.explained(quota, "ResourceQuota tacos-app/q"));
+        assert!(!diagnoses.explained(quota, "ResourceQuota tacos-app/other"));
+        let sorted = diagnoses.into_sorted();
+        assert_eq!(
+            sorted[0].also_fails,
+            vec![AlsoFails {
+                check: "quota-exhausted",
+                subject: "ResourceQuota tacos-app/q".into()
+            }]
+        );
+        assert!(sorted[0].fails("quota-exhausted") && sorted[0].fails("pods-not-ready"));
+        assert!(!sorted[0].fails("gitops"));
     }
 }

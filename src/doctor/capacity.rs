@@ -7,6 +7,7 @@ use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use super::analysis::Diagnoses;
 use super::cluster;
 use super::{Diagnosis, Snapshot};
+use crate::k8s::autoscalers;
 use crate::k8s::quantity::Quantity;
 use crate::report::{Severity, rule};
 
@@ -49,7 +50,10 @@ pub fn analyse(snapshot: &Snapshot, diagnoses: &mut Diagnoses) {
         }
     }
     for quota in &snapshot.quotas {
-        if diagnoses.is_claimed(&cluster::subject("ResourceQuota", &quota.metadata)) {
+        if diagnoses.explained(
+            &QUOTA_EXHAUSTED,
+            &cluster::subject("ResourceQuota", &quota.metadata),
+        ) {
             continue;
         }
         if let Some(diagnosis) = quota_diagnosis(snapshot, quota) {
@@ -61,60 +65,19 @@ pub fn analyse(snapshot: &Snapshot, diagnoses: &mut Diagnoses) {
 fn autoscaler_diagnosis(autoscaler: &HorizontalPodAutoscaler) -> Option<Diagnosis> {
     let spec = &autoscaler.spec;
     let status = autoscaler.status.as_ref();
-    let conditions = status
-        .and_then(|s| s.conditions.as_deref())
-        .unwrap_or_default();
-    let failing: Vec<_> = conditions
-        .iter()
-        .filter(|c| {
-            matches!(c.type_.as_str(), "ScalingActive" | "AbleToScale") && c.status == "False"
-        })
-        // ScalingActive is False by design while the target is scaled to zero.
-        .filter(|c| c.reason.as_deref() != Some("ScalingDisabled"))
-        .collect();
+    let failing = autoscalers::failing_conditions(autoscaler);
     let current = status.and_then(|s| s.current_replicas).unwrap_or(0);
-    let min = spec.min_replicas.unwrap_or(1);
-    let at_max = current >= spec.max_replicas && min < spec.max_replicas;
+    let at_max = autoscalers::at_max(autoscaler);
     if failing.is_empty() && !at_max {
         return None;
     }
     let subject = cluster::subject("HorizontalPodAutoscaler", &autoscaler.metadata);
-    let namespace = cluster::namespace(&autoscaler.metadata);
-    let target = cluster::subject_of(
-        &spec.scale_target_ref.kind,
-        Some(namespace),
-        &spec.scale_target_ref.name,
-    );
-    let describe = |c: &k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscalerCondition| {
-        format!(
-            "{}={} ({}: {})",
-            c.type_,
-            c.status,
-            c.reason.as_deref().unwrap_or("no reason"),
-            c.message.as_deref().unwrap_or("no message")
-        )
-    };
+    let target = autoscalers::target(autoscaler);
     let mut problems = Vec::new();
     let mut remedies = Vec::new();
     if let Some(condition) = failing.first() {
-        let reason = condition.reason.as_deref().unwrap_or_default();
-        let message = condition.message.as_deref().unwrap_or_default();
-        problems.push(if condition.type_ == "AbleToScale" {
-            format!("cannot scale {target} ({reason})")
-        } else {
-            format!("cannot read its metrics ({reason})")
-        });
-        remedies.push(if message.contains("missing request for") {
-            format!("set resources.requests for the metric's resource on every container of {target}: utilization is measured against requests")
-        } else if reason.contains("External") || reason.contains("Object") || reason.contains("Pods") {
-            "check the adapter that serves the metric (KEDA or prometheus-adapter): kubectl get apiservice | grep metrics".to_string()
-        } else if condition.type_ == "AbleToScale" {
-            format!("check that {target} exists and scaleTargetRef names it")
-        } else {
-            format!(
-                "check metrics-server: kubectl get apiservice v1beta1.metrics.k8s.io; kubectl -n {namespace} top pods"
-            )
-        });
+        problems.push(autoscalers::problem(autoscaler, condition));
+        remedies.push(autoscalers::remedy(autoscaler, condition));
     }
     if at_max {
         problems.push(format!(
@@ -133,12 +96,12 @@ fn autoscaler_diagnosis(autoscaler: &HorizontalPodAutoscaler) -> Option<Diagnosi
     if !failing.is_empty() {
         diagnosis.severity = Severity::Error;
     }
-    diagnosis.evidence = failing.iter().map(|c| describe(c)).collect();
+    diagnosis.evidence = failing.iter().map(|c| autoscalers::describe(c)).collect();
     diagnosis.evidence.extend(
-        conditions
+        autoscalers::conditions(autoscaler)
             .iter()
             .filter(|c| c.type_ == "ScalingLimited" && c.status == "True")
-            .map(describe),
+            .map(autoscalers::describe),
     );
     if at_max {
         diagnosis.evidence.push(format!(

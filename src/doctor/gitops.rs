@@ -57,7 +57,7 @@ fn application_diagnosis(application: &Value, diagnoses: &mut Diagnoses) -> Opti
         .iter()
         .filter(|r| matches!(resource_health(r), "Degraded" | "Missing"))
     {
-        if diagnoses.add_symptom_to_claimant(&resource_subject(resource), &subject) {
+        if diagnoses.add_symptom_to_claimant(&GITOPS, &resource_subject(resource), &subject) {
             explained += 1;
         } else {
             unexplained.push(*resource);

@@ -40,6 +40,18 @@ pub struct Diagnosis {
     pub symptoms: Vec<String>,
     /// What to type or change to fix it.
     pub remedy: String,
+    /// Subjects of other checks that this cause explains: those checks show as failed, pointing here,
+    /// never as passed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub also_fails: Vec<AlsoFails>,
+}
+
+/// A subject another check would have judged, explained by a diagnosis of an earlier check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AlsoFails {
+    /// The id of the check that fails on it.
+    pub check: &'static str,
+    pub subject: String,
 }
 
 impl Diagnosis {
@@ -52,7 +64,13 @@ impl Diagnosis {
             evidence: Vec::new(),
             symptoms: Vec::new(),
             remedy: check.remedy.to_string(),
+            also_fails: Vec::new(),
         }
+    }
+
+    /// Whether `check` fails because of this diagnosis: it found it, or its subject is explained by it.
+    pub fn fails(&self, check: &str) -> bool {
+        self.check == check || self.also_fails.iter().any(|a| a.check == check)
     }
 }
 

@@ -32,7 +32,7 @@ pub fn analyse(snapshot: &Snapshot, diagnoses: &mut Diagnoses) {
     let mut groups: BTreeMap<(String, String), (Trouble, Vec<&Pod>)> = BTreeMap::new();
     let mut starting = Vec::new();
     for pod in &snapshot.pods {
-        if !cluster::pod_is_stuck(pod) || diagnoses.is_claimed(&pod_subject(pod)) {
+        if !cluster::pod_is_stuck(pod) || diagnoses.explained(&PODS_NOT_READY, &pod_subject(pod)) {
             continue;
         }
         let trouble = classify(snapshot, pod);

@@ -1,5 +1,6 @@
-//! Shared Kubernetes knowledge that deploy, verify, doctor, lint and capacity all stand on: quantities, workloads and selectors, typed objects, configured endpoints, Gateway listeners.
+//! Shared Kubernetes knowledge that deploy, verify, doctor, lint and capacity all stand on: quantities, workloads and selectors, typed objects, configured endpoints, Gateway listeners, autoscaler status.
 
+pub mod autoscalers;
 pub mod endpoints;
 pub mod gateway;
 pub mod quantity;

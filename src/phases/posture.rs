@@ -1,4 +1,6 @@
-//! The live posture of the app namespace, checked after the apps phase and by verify: Pod Security, default deny, autoscalers with headroom, disruption budgets that allow a drain.
+//! The live posture of the app namespace, checked after the apps phase and by verify: Pod Security, default deny, autoscalers that work and have headroom, disruption budgets that allow a drain.
+
+use std::time::{Duration, Instant};
 
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::Namespace;
@@ -7,6 +9,9 @@ use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::{Api, ListParams};
 
 use super::check::{Check, CheckContext, PhaseError};
+use crate::apply::live::{LiveError, get_live_by_key};
+use crate::k8s::autoscalers;
+use crate::repo::ObjectKey;
 use crate::report::{Finding, RuleInfo, rule};
 
 rule!(
@@ -26,6 +31,14 @@ rule!(
     "apply a NetworkPolicy with podSelector: {} and policyTypes [Ingress, Egress] and no rules"
 );
 rule!(
+    HPA_SCALING,
+    "verify",
+    "posture-hpa-scaling",
+    Error,
+    "every HorizontalPodAutoscaler reads its metrics and can scale a workload that exists",
+    "check metrics-server (kubectl get apiservice v1beta1.metrics.k8s.io) and the autoscaler's scaleTargetRef; an autoscaler that cannot read its metrics never leaves its floor"
+);
+rule!(
     HPA_HEADROOM,
     "verify",
     "posture-hpa-below-max",
@@ -43,7 +56,7 @@ rule!(
 );
 
 /// The posture checks, in the order they run.
-pub const CHECKS: [Check; 4] = [
+pub const CHECKS: [Check; 5] = [
     Check {
         info: PSA_RESTRICTED,
         run: |cx| Box::pin(pod_security_restricted(cx)),
@@ -52,6 +65,11 @@ pub const CHECKS: [Check; 4] = [
     Check {
         info: DEFAULT_DENY,
         run: |cx| Box::pin(default_deny(cx)),
+        in_verify: true,
+    },
+    Check {
+        info: HPA_SCALING,
+        run: |cx| Box::pin(autoscalers_scaling(cx)),
         in_verify: true,
     },
     Check {
@@ -131,6 +149,151 @@ async fn default_deny(cx: &CheckContext<'_>) -> Result<Vec<Finding>, PhaseError>
         )],
         Err(error) => vec![list_error(&DEFAULT_DENY, error, "networkpolicies")?],
     };
+    Ok(findings)
+}
+
+/// How long a fresh autoscaler may go without metrics before it counts as blind: new pods have none
+/// until metrics-server has scraped them twice and the HPA controller has synced.
+const METRICS_SETTLE: Duration = Duration::from_secs(60);
+
+/// Every HorizontalPodAutoscaler of the app namespace is `AbleToScale` and `ScalingActive` (by the
+/// rule doctor uses) and targets a workload that exists. Missing metrics younger than
+/// [`METRICS_SETTLE`] are read again until they clear or settle.
+async fn autoscalers_scaling(cx: &CheckContext<'_>) -> Result<Vec<Finding>, PhaseError> {
+    let namespace = cx.environment.app_namespace.as_str();
+    let api: Api<HorizontalPodAutoscaler> = Api::namespaced(cx.client.clone(), namespace);
+    let started = Instant::now();
+    loop {
+        let list = match api.list(&ListParams::default()).await {
+            Ok(list) => list.items,
+            Err(error) => {
+                return Ok(vec![list_error(
+                    &HPA_SCALING,
+                    error,
+                    "horizontalpodautoscalers",
+                )?]);
+            }
+        };
+        let now = jiff::Timestamp::now();
+        let mut findings = Vec::new();
+        let mut settling = false;
+        for hpa in &list {
+            let found = autoscaler_findings(cx.client, hpa).await?;
+            if !found.is_empty()
+                && may_clear_by_itself(hpa)
+                && failing_since(hpa).is_none_or(|since| young(now, since))
+            {
+                settling = true;
+            }
+            findings.extend(found);
+        }
+        if findings.is_empty() || !settling || started.elapsed() >= METRICS_SETTLE {
+            return Ok(findings);
+        }
+        tokio::time::sleep(Duration::from_secs(3)).await;
+    }
+}
+
+/// Not evaluated yet, or no metrics yet for its pods; a missing request or target stays until fixed.
+fn may_clear_by_itself(hpa: &HorizontalPodAutoscaler) -> bool {
+    let failing = autoscalers::failing_conditions(hpa);
+    autoscalers::conditions(hpa).is_empty()
+        || !failing.is_empty()
+            && failing.iter().all(|c| {
+                c.type_ == "ScalingActive"
+                    && c.reason
+                        .as_deref()
+                        .is_some_and(|r| r.starts_with("FailedGet"))
+                    && !c
+                        .message
+                        .as_deref()
+                        .is_some_and(|m| m.contains("missing request for"))
+            })
+}
+
+/// When the autoscaler last changed its mind about a failing condition (or was created, when it has none).
+fn failing_since(hpa: &HorizontalPodAutoscaler) -> Option<jiff::Timestamp> {
+    autoscalers::failing_conditions(hpa)
+        .iter()
+        .filter_map(|c| c.last_transition_time.as_ref().map(|t| t.0))
+        .max()
+        .or_else(|| hpa.metadata.creation_timestamp.as_ref().map(|t| t.0))
+}
+
+fn young(now: jiff::Timestamp, since: jiff::Timestamp) -> bool {
+    now.duration_since(since)
+        .try_into()
+        .is_ok_and(|age: Duration| age < METRICS_SETTLE)
+}
+
+async fn autoscaler_findings(
+    client: &kube::Client,
+    hpa: &HorizontalPodAutoscaler,
+) -> Result<Vec<Finding>, PhaseError> {
+    let namespace = hpa.metadata.namespace.clone().unwrap_or_default();
+    let subject = format!(
+        "HorizontalPodAutoscaler {namespace}/{}",
+        hpa.metadata.name.as_deref().unwrap_or_default()
+    );
+    let mut findings: Vec<Finding> = autoscalers::failing_conditions(hpa)
+        .into_iter()
+        .map(|condition| {
+            Finding::new(
+                &HPA_SCALING,
+                subject.clone(),
+                None,
+                format!(
+                    "{}: {}",
+                    autoscalers::problem(hpa, condition),
+                    autoscalers::describe(condition)
+                ),
+            )
+            .with_remedy(autoscalers::remedy(hpa, condition))
+        })
+        .collect();
+    if autoscalers::conditions(hpa).is_empty() {
+        findings.push(
+            Finding::new(
+                &HPA_SCALING,
+                subject.clone(),
+                None,
+                "has no conditions: the HPA controller has not evaluated it",
+            )
+            .with_remedy(
+                "check that kube-controller-manager runs and can reach the autoscaler's metrics",
+            ),
+        );
+    }
+    let target = &hpa.spec.scale_target_ref;
+    let api_version = target.api_version.as_deref().unwrap_or("apps/v1");
+    let key = ObjectKey {
+        group: api_version
+            .rsplit_once('/')
+            .map_or("", |(group, _)| group)
+            .to_string(),
+        kind: target.kind.clone(),
+        namespace: Some(namespace),
+        name: target.name.clone(),
+    };
+    match get_live_by_key(client, api_version, &key).await {
+        Ok(Some(_)) => {}
+        Ok(None) => findings.push(
+            Finding::new(
+                &HPA_SCALING,
+                subject,
+                None,
+                format!("targets {}, which does not exist", autoscalers::target(hpa)),
+            )
+            .with_remedy("point spec.scaleTargetRef at the workload the autoscaler is for, or deploy that workload"),
+        ),
+        Err(LiveError::PermissionDenied(what)) => findings.push(Finding::new(
+            &HPA_SCALING,
+            subject,
+            None,
+            format!("permission denied for {what}"),
+        )),
+        Err(error) => return Err(error.into()),
+    }
     Ok(findings)
 }
 

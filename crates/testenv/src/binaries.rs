@@ -18,6 +18,10 @@ pub struct Binaries {
     pub kwok: PathBuf,
     /// kwok's own stage files (how fake nodes and pods behave), taken from its module.
     pub kwok_stages: PathBuf,
+    /// kwok's Metric (the kubelet's `/metrics/resource`) and usage-from-annotation files, from its module.
+    pub kwok_metrics: PathBuf,
+    /// metrics-server, run out of cluster behind the `v1beta1.metrics.k8s.io` APIService.
+    pub metrics_server: PathBuf,
     pub helm: PathBuf,
     pub moto_server: PathBuf,
     /// Folder of upstream CRD folders (one per project and version).
@@ -53,6 +57,13 @@ impl Binaries {
                 .join(format!("kwok-{}", version("KWOK_VERSION")))
                 .join("kwok"),
             kwok_stages: cache.join(format!("kwok-stages-{}", version("KWOK_VERSION"))),
+            kwok_metrics: cache.join(format!("kwok-metrics-{}", version("KWOK_VERSION"))),
+            metrics_server: bin
+                .join(format!(
+                    "metrics-server-{}",
+                    version("METRICS_SERVER_VERSION")
+                ))
+                .join("metrics-server"),
             helm: bin
                 .join(format!("helm-{}", version("HELM_VERSION")))
                 .join("helm"),
@@ -98,6 +109,7 @@ mod tests {
             "KUBERNETES_VERSION",
             "ETCD_VERSION",
             "KWOK_VERSION",
+            "METRICS_SERVER_VERSION",
             "HELM_VERSION",
             "MOTO_VERSION",
         ] {

@@ -109,6 +109,21 @@ impl ControlPlane {
             "--enable-priority-and-fairness=false".to_string(),
             "--v=1".to_string(),
         ];
+        // The aggregation layer (metrics-server's APIService): the apiserver proxies as the admin and
+        // passes the caller on in request headers that aggregated servers trust by this CA.
+        let kubeconfig = dir.path().join("kubeconfig");
+        write_kubeconfig(&kubeconfig, dir.path(), &server, &pki)?;
+        let (admin_cert, admin_key) = (dir.path().join("admin.crt"), dir.path().join("admin.key"));
+        let mut apiserver_args = apiserver_args;
+        apiserver_args.extend([
+            format!("--requestheader-client-ca-file={}", pki.ca_cert.display()),
+            "--requestheader-username-headers=X-Remote-User".to_string(),
+            "--requestheader-group-headers=X-Remote-Group".to_string(),
+            "--requestheader-extra-headers-prefix=X-Remote-Extra-".to_string(),
+            "--requestheader-allowed-names=tacos-testenv-admin".to_string(),
+            format!("--proxy-client-cert-file={}", admin_cert.display()),
+            format!("--proxy-client-key-file={}", admin_key.display()),
+        ]);
         let apiserver = ManagedProcess::spawn(
             "kube-apiserver",
             &binaries.kube_apiserver,
@@ -117,8 +132,6 @@ impl ControlPlane {
             dir.path().join("kube-apiserver.log"),
         )?;
 
-        let kubeconfig = dir.path().join("kubeconfig");
-        write_kubeconfig(&kubeconfig, dir.path(), &server, &pki)?;
         let plane = Self {
             binaries,
             server,

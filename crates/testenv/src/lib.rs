@@ -10,6 +10,7 @@ pub mod binaries;
 pub mod charts;
 pub mod control_plane;
 pub mod crds;
+pub mod metrics;
 mod pki;
 pub mod play;
 pub mod players;

@@ -1,4 +1,4 @@
-//! A simulated cluster: the control plane plus kube-controller-manager, kube-scheduler and kwok, with fake nodes labelled like the EKS nodes of the platform.
+//! A simulated cluster: the control plane plus kube-controller-manager, kube-scheduler, kwok and metrics-server, with fake nodes labelled like the EKS nodes of the platform.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -114,10 +114,13 @@ impl FakeNode {
             metadata: ObjectMeta {
                 name: Some(self.name.clone()),
                 labels: Some(labels),
-                annotations: Some(BTreeMap::from([(
-                    KWOK_NODE_ANNOTATION.to_string(),
-                    "fake".to_string(),
-                )])),
+                annotations: Some(BTreeMap::from([
+                    (KWOK_NODE_ANNOTATION.to_string(), "fake".to_string()),
+                    (
+                        crate::metrics::RESOURCE_METRICS_PATH_ANNOTATION.to_string(),
+                        crate::metrics::resource_metrics_path(&self.name),
+                    ),
+                ])),
                 ..Default::default()
             },
             spec: Some(NodeSpec {
@@ -204,9 +207,12 @@ impl SimulatedCluster {
             "--manage-all-nodes=false".to_string(),
             format!("--manage-nodes-with-annotation-selector={KWOK_NODE_ANNOTATION}=fake"),
             "--cidr=10.244.0.1/16".to_string(),
-            "--node-ip=10.0.0.1".to_string(),
+            // Nodes report the loopback address metrics-server reaches kwok's kubelet endpoints on.
+            "--node-ip=127.0.0.1".to_string(),
             "--node-lease-duration-seconds=40".to_string(),
         ];
+        let kubelet_port = free_port()?;
+        kwok_args.extend(crate::metrics::kwok_args(&b, kubelet_port)?);
         let stages =
             std::fs::read_dir(&b.kwok_stages).map_err(|_| TestenvError::MissingBinary {
                 what: "kwok stages".into(),
@@ -230,6 +236,13 @@ impl SimulatedCluster {
             &[],
             dir.join("kwok.log"),
         )?);
+        let metrics_port = free_port()?;
+        processes.push(crate::metrics::spawn_metrics_server(
+            &control_plane,
+            metrics_port,
+            &dir,
+        )?);
+        crate::metrics::register_api_service(&control_plane.client().await?, metrics_port).await?;
 
         let cluster = Self {
             control_plane,
