@@ -4,6 +4,7 @@ pub mod applier;
 pub mod applyset;
 pub mod diff;
 pub mod drift;
+pub mod hooks;
 pub mod order;
 pub mod readiness;
 pub mod wait;

@@ -124,6 +124,7 @@ pub fn deploy_status(error: &DeployError) -> ExitStatus {
         DeployError::Preflight { .. }
         | DeployError::Postflight { .. }
         | DeployError::Apply { .. }
-        | DeployError::Wait { .. } => ExitStatus::Findings,
+        | DeployError::Wait { .. }
+        | DeployError::Hook { .. } => ExitStatus::Findings,
     }
 }
