@@ -10,7 +10,7 @@ use kube::api::{Api, ListParams};
 use tacos_testenv::aws::AcmValidation;
 use tacos_testenv::aws_network::RedisIngress;
 use tacos_testenv::charts::prepare_chart_dir;
-use tacos_testenv::players::{Players, install_load_balancer_controller_stand_in};
+use tacos_testenv::players::{Players, install_load_balancer_controller};
 use tacos_testenv::{
     AwsEmulator, Binaries, ControlPlaneOptions, FakeNode, SimulatedCluster, shared_control_plane,
 };
@@ -474,7 +474,7 @@ async fn every_phase_comes_up_on_the_simulated_cluster_and_a_second_run_changes_
     let zone = aws.seed_platform().await.unwrap();
     let client = cluster.client().await.unwrap();
     let binaries = Binaries::locate().unwrap();
-    install_load_balancer_controller_stand_in(&client)
+    install_load_balancer_controller(&client, &binaries.helm)
         .await
         .unwrap();
     let players = tokio::spawn(

@@ -1,4 +1,4 @@
-//! `tacos loadtest` on a real apiserver: the harness plays k6-operator (stages, runner pods and their k6 exit codes); the TestRun is applied, followed and judged.
+//! `tacos loadtest` on a real apiserver with k6-operator's real TestRun CRD: the harness plays the operator (stages, runner pods and their k6 exit codes, `cleanup: post` deleting both when finished); the TestRun is applied, followed and judged.
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -60,7 +60,7 @@ async fn a_run_whose_runners_pass_is_followed_to_the_end_and_exits_0() {
     let plane = control_plane().await;
     let client = plane.client().await.unwrap();
     let operator =
-        tokio::spawn(async move { k6_operator_run(&client, "loadtest", "tacos-ramp", 2, 0).await });
+        tokio::spawn(async move { k6_operator_run(&client, "loadtest", "tacos-ramp", 0).await });
     let output = loadtest(
         &plane.kubeconfig,
         &["--scenario", "ramp", "--timeout", "2m"],
@@ -82,7 +82,7 @@ async fn a_run_whose_runners_pass_is_followed_to_the_end_and_exits_0() {
         );
     }
     assert!(
-        stdout.contains("✔ thresholds passed: 2 runner(s)"),
+        stdout.contains("✔ thresholds passed: 8 runner(s)"),
         "{stdout}"
     );
 }
@@ -92,9 +92,7 @@ async fn a_failed_threshold_exits_1_naming_the_runner() {
     let plane = control_plane().await;
     let client = plane.client().await.unwrap();
     let operator =
-        tokio::spawn(
-            async move { k6_operator_run(&client, "loadtest", "tacos-spike", 3, 99).await },
-        );
+        tokio::spawn(async move { k6_operator_run(&client, "loadtest", "tacos-spike", 99).await });
     let output = loadtest(
         &plane.kubeconfig,
         &["--scenario", "spike", "--timeout", "2m"],

@@ -4,6 +4,7 @@ pub mod applier;
 pub mod applyset;
 pub mod diff;
 pub mod drift;
+pub mod hooks;
 pub mod live;
 pub mod order;
 pub mod readiness;

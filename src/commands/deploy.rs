@@ -111,7 +111,8 @@ pub fn deploy_status(error: &DeployError) -> ExitStatus {
         DeployError::Preflight { .. }
         | DeployError::Postflight { .. }
         | DeployError::Apply { .. }
-        | DeployError::Wait { .. } => ExitStatus::Findings,
+        | DeployError::Wait { .. }
+        | DeployError::Hook { .. } => ExitStatus::Findings,
     }
 }
 

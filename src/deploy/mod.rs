@@ -16,7 +16,7 @@ use crate::config::Environment;
 use crate::phases::check::{ConfigSource, PREVIOUS_PHASE_HEALTHY, run_checks};
 use crate::phases::render::{self, RenderOptions};
 use crate::phases::{CheckContext, CheckOutcome, Phase, PhaseError};
-use crate::repo::ObjectKey;
+use crate::repo::{Object, ObjectKey};
 use crate::report::Severity;
 
 use report::Reporter;
@@ -38,6 +38,12 @@ pub enum DeployError {
         phase: String,
         #[source]
         source: Box<crate::apply::wait::WaitError>,
+    },
+    #[error("phase {phase}: a Helm hook failed")]
+    Hook {
+        phase: String,
+        #[source]
+        source: Box<crate::apply::hooks::HookRunError>,
     },
     #[error("phase {phase}: {failed} check(s) failed after applying")]
     Postflight { phase: String, failed: usize },
@@ -157,8 +163,10 @@ pub async fn run_phase(
                 .push(format!("{} ({:?})", applied.key, applied.outcome).to_lowercase());
         }
     };
+    let staged = stage_hooks(&objects)?;
+    run_phase_hooks(context, name, &staged.pre, &on_applied).await?;
     let applied = applier
-        .apply(&objects, &on_applied)
+        .apply(&staged.main, &on_applied)
         .await
         .map_err(|source| {
             skip_postflight(reporter, phase, "the phase was not applied");
@@ -232,6 +240,8 @@ pub async fn run_phase(
         }
     })?;
 
+    run_phase_hooks(context, name, &staged.post, &on_applied).await?;
+
     let pruned = applier.prune(&objects, &applied).await.map_err(|source| {
         skip_postflight(reporter, phase, "the phase was not applied");
         DeployError::Apply {
@@ -272,6 +282,60 @@ fn skip_postflight(reporter: &Reporter, phase: &Phase, why: &str) {
     for check in phase.postflight {
         reporter.skipped(phase.name, &check.info, why);
     }
+}
+
+/// The phase's objects split by their Helm hooks (test hooks and delete hooks dropped).
+fn stage_hooks(objects: &[Object]) -> Result<crate::repo::hooks::Staged, DeployError> {
+    crate::repo::hooks::stage(objects.to_vec()).map_err(|(object, error)| {
+        DeployError::Phase(PhaseError::Render(format!(
+            "{} ({}): {error}",
+            object.key(),
+            object.location()
+        )))
+    })
+}
+
+/// Runs Helm hooks as Helm and Argo CD do (pre-install before the rest, post-install after it is
+/// up): by weight, each deleted first under before-hook-creation, waited on until it succeeded,
+/// deleted after under hook-succeeded. Not part of the phase's ApplySet: Helm does not track hooks
+/// as release objects, so they are neither pruned nor counted as changes.
+async fn run_phase_hooks(
+    context: &DeployContext,
+    name: &str,
+    hooks: &[(Object, crate::repo::hooks::Hook)],
+    on_applied: &(dyn Fn(&Applied) + Sync),
+) -> Result<(), DeployError> {
+    if hooks.is_empty() {
+        return Ok(());
+    }
+    let options = ApplyOptions {
+        mode: if context.dry_run {
+            Mode::DryRun
+        } else {
+            Mode::Apply
+        },
+        force_conflicts: context.force_conflicts,
+        ..ApplyOptions::default()
+    };
+    let wait = WaitOptions {
+        timeout: context.timeout,
+        failure_window: context.failure_window,
+        ..WaitOptions::default()
+    };
+    crate::apply::hooks::run_hooks(
+        &context.client,
+        &Applier::new(context.client.clone(), options),
+        hooks,
+        &wait,
+        on_applied,
+        &|event| context.reporter.waiting(name, event),
+    )
+    .await
+    .map_err(|source| DeployError::Hook {
+        phase: name.to_string(),
+        source: Box::new(source),
+    })?;
+    Ok(())
 }
 
 fn workload_resource(kind: &str) -> ApiResource {

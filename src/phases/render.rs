@@ -174,6 +174,8 @@ fn render_chart(
     let rendered_for = format!("chart {chart_label} with {}", values.display());
     Ok(documents
         .into_iter()
+        // Test hooks (redis-ha's test pod) and delete hooks: Helm and Argo CD never apply them on a deploy.
+        .filter(|document| !crate::repo::hooks::never_applied(&document.value))
         .map(|document| {
             let mut value = document.value.clone();
             let kind = value["kind"].as_str().unwrap_or_default().to_string();

@@ -1,6 +1,7 @@
 //! Loading a tree of Kubernetes YAML (and the Helm charts its Argo CD Applications use) into objects with exact source positions.
 
 pub mod helm;
+pub mod hooks;
 pub mod loader;
 pub mod object;
 pub mod schema;

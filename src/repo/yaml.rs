@@ -75,11 +75,12 @@ pub fn parse_documents(text: &str) -> Result<Vec<Document>, YamlError> {
             e.info().to_string(),
         )
     })?;
+    let lines: Vec<&str> = text.lines().collect();
     let mut documents = Vec::with_capacity(nodes.len());
     for node in &nodes {
         let start = position(node);
         let mut positions = HashMap::new();
-        let value = convert(node, &mut String::new(), &mut positions)?;
+        let value = convert(node, &lines, &mut String::new(), &mut positions)?;
         if value.is_null() {
             continue;
         }
@@ -106,11 +107,15 @@ pub fn escape_pointer_token(token: &str) -> String {
 
 fn convert(
     node: &MarkedYaml<'_>,
+    lines: &[&str],
     pointer: &mut String,
     positions: &mut HashMap<String, Position>,
 ) -> Result<Value, YamlError> {
     positions.insert(pointer.clone(), position(node));
     Ok(match &node.data {
+        YamlData::Value(Scalar::Integer(i)) => {
+            Value::Number(yaml_1_1_octal(lines, position(node)).unwrap_or(*i).into())
+        }
         YamlData::Value(scalar) => scalar_to_json(scalar, position(node))?,
         YamlData::Representation(text, _, _) => Value::String(text.to_string()),
         YamlData::Sequence(items) => {
@@ -119,7 +124,7 @@ fn convert(
                 let len = pointer.len();
                 pointer.push('/');
                 pointer.push_str(&index.to_string());
-                out.push(convert(item, pointer, positions)?);
+                out.push(convert(item, lines, pointer, positions)?);
                 pointer.truncate(len);
             }
             Value::Array(out)
@@ -144,7 +149,7 @@ fn convert(
                 let len = pointer.len();
                 pointer.push('/');
                 pointer.push_str(&escape_pointer_token(&key_text));
-                let converted = convert(value, pointer, positions)?;
+                let converted = convert(value, lines, pointer, positions)?;
                 // The key's own line is more useful than the value's (a block value starts on the next line).
                 positions.insert(pointer.clone(), position(key));
                 pointer.truncate(len);
@@ -152,7 +157,7 @@ fn convert(
             }
             Value::Object(out)
         }
-        YamlData::Tagged(_, inner) => convert(inner, pointer, positions)?,
+        YamlData::Tagged(_, inner) => convert(inner, lines, pointer, positions)?,
         YamlData::Alias(_) => {
             return Err(error_at(
                 position(node),
@@ -163,6 +168,26 @@ fn convert(
             return Err(error_at(position(node), "a value that is not valid YAML"));
         }
     })
+}
+
+/// A plain integer written `0755` is octal to Kubernetes, Helm and Argo CD (Go's YAML reads
+/// YAML 1.1 octals: `defaultMode: 0755` is 493), decimal 755 to a YAML 1.2 parser. The value as
+/// Go reads it, when the scalar at `at` is such an octal.
+fn yaml_1_1_octal(lines: &[&str], at: Position) -> Option<i64> {
+    let line = lines.get(at.line.checked_sub(1)?)?;
+    let token: String = line
+        .chars()
+        .skip(at.column.checked_sub(1)?)
+        .take_while(|c| !c.is_whitespace() && *c != ',' && *c != ']' && *c != '}' && *c != '#')
+        .collect();
+    let (sign, digits) = match token.strip_prefix('-') {
+        Some(rest) => (-1, rest),
+        None => (1, token.strip_prefix('+').unwrap_or(&token)),
+    };
+    let octal = digits
+        .strip_prefix('0')
+        .filter(|rest| !rest.is_empty() && rest.chars().all(|c| ('0'..='7').contains(&c)))?;
+    i64::from_str_radix(octal, 8).ok().map(|v| sign * v)
 }
 
 fn scalar_to_json(scalar: &Scalar<'_>, at: Position) -> Result<Value, YamlError> {
@@ -212,6 +237,23 @@ mod tests {
     fn duplicate_keys_are_an_error() {
         let error = parse_documents("a: 1\na: 2\n").unwrap_err();
         assert_eq!(error.position_line, 2, "{error}");
+    }
+
+    #[test]
+    fn a_leading_zero_integer_is_octal_as_go_reads_it_and_others_stay_decimal() {
+        let documents = parse_documents(
+            "mode: 0755\nlist: [0644, 10]\nplain: 755\nzero: 0\nquoted: \"0755\"\nnine: 089\nnew: 0o17\n",
+        )
+        .unwrap();
+        let value = &documents[0].value;
+        assert_eq!(value["mode"], 493);
+        assert_eq!(value["list"][0], 420);
+        assert_eq!(value["list"][1], 10);
+        assert_eq!(value["plain"], 755);
+        assert_eq!(value["zero"], 0);
+        assert_eq!(value["quoted"], "0755");
+        assert_eq!(value["nine"], 89, "not octal digits: decimal");
+        assert_eq!(value["new"], 15);
     }
 
     #[test]

@@ -26,8 +26,6 @@ pub struct Binaries {
     pub moto_server: PathBuf,
     /// Folder of upstream CRD folders (one per project and version).
     pub upstream_crds: PathBuf,
-    /// Stand-in CRDs of our own for projects whose CRDs no registry serves.
-    pub stand_in_crds: PathBuf,
     pub kubernetes_version: String,
 }
 
@@ -71,7 +69,6 @@ impl Binaries {
                 .join(format!("venv-moto-{}", version("MOTO_VERSION")))
                 .join("bin/moto_server"),
             upstream_crds: cache.join("crds"),
-            stand_in_crds: Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testenv/stand-ins"),
             kubernetes_version: version("KUBERNETES_VERSION"),
         })
     }

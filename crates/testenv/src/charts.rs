@@ -1,11 +1,12 @@
-//! The air-gapped upstream folder tacos reads with `--chart-dir` in local runs: Gateway API CRDs and Argo CD's CRDs from their Go modules, and the argo-cd stand-in chart.
+//! The air-gapped upstream folder tacos reads with `--chart-dir` in local runs: Gateway API CRDs from their Go module and the real argo-cd chart 9.1.4 (its CRDs in its templates) from the verified upstream folder.
 
 use std::path::{Path, PathBuf};
 
+use crate::upstream::{ARGO_CD_CHART, Upstream};
 use crate::{Binaries, Result, TestenvError, io_err};
 
-/// Fills `dir` with `gateway-api-<version>/` and `argo-cd/` (the stand-in chart with Argo CD's
-/// upstream CRDs in its `crds/`), and returns it.
+/// Fills `dir` with `gateway-api-<version>/` and `argo-cd/` (the real chart, checked against
+/// the upstream folder's SHA256SUMS), and returns it.
 pub fn prepare_chart_dir(binaries: &Binaries, dir: &Path) -> Result<PathBuf> {
     let gateway_api = upstream_folder(binaries, "gateway-api-")?;
     copy_tree(
@@ -13,12 +14,8 @@ pub fn prepare_chart_dir(binaries: &Binaries, dir: &Path) -> Result<PathBuf> {
         &dir.join(gateway_api.file_name().unwrap_or_default()),
     )?;
     copy_tree(
-        &binaries.stand_in_crds.join("argo-cd-chart"),
+        &Upstream::locate()?.path(ARGO_CD_CHART),
         &dir.join("argo-cd"),
-    )?;
-    copy_tree(
-        &upstream_folder(binaries, "argo-cd-")?,
-        &dir.join("argo-cd").join("crds"),
     )?;
     Ok(dir.to_path_buf())
 }

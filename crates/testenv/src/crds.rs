@@ -1,4 +1,4 @@
-//! Installs the upstream CRDs (fetched from their Go modules by testenv/install.sh) and our stand-ins, and waits until each is Established.
+//! Installs the upstream CRDs (from their Go modules by testenv/install.sh, and the AWS Load Balancer Controller's and k6-operator's from the verified upstream folder) and waits until each is Established.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -9,12 +9,14 @@ use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::wait::{await_condition, conditions};
 use serde::Deserialize;
 
+use crate::upstream::Upstream;
 use crate::{Binaries, Result, TestenvError, kube_err};
 
-/// Every CustomResourceDefinition document under the upstream CRD cache and the stand-ins folder.
+/// Every CustomResourceDefinition document under the upstream CRD cache and of the upstream folder's
+/// projects, less those `skip` names (e.g. "gateway-api", "k6-operator").
 pub fn load_all(binaries: &Binaries, skip: &[String]) -> Result<Vec<CustomResourceDefinition>> {
     let mut files = Vec::new();
-    collect_yaml(&binaries.upstream_crds, true, &mut files)?;
+    collect_yaml(&binaries.upstream_crds, &mut files)?;
     files.retain(|file| {
         let folder = file
             .parent()
@@ -31,8 +33,13 @@ pub fn load_all(binaries: &Binaries, skip: &[String]) -> Result<Vec<CustomResour
             path: binaries.upstream_crds.clone(),
         });
     }
-    // Only the top level: the stand-in chart below it is not CRDs.
-    collect_yaml(&binaries.stand_in_crds, false, &mut files)?;
+    files.extend(
+        Upstream::locate()?
+            .crd_files()?
+            .into_iter()
+            .filter(|(project, _)| !skip.iter().any(|name| name == project))
+            .map(|(_, file)| file),
+    );
     let mut crds = Vec::new();
     for file in files {
         let text = std::fs::read_to_string(&file)
@@ -57,7 +64,7 @@ pub fn load_all(binaries: &Binaries, skip: &[String]) -> Result<Vec<CustomResour
     Ok(crds)
 }
 
-fn collect_yaml(dir: &Path, recursive: bool, out: &mut Vec<PathBuf>) -> Result<()> {
+fn collect_yaml(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Ok(());
     };
@@ -65,9 +72,7 @@ fn collect_yaml(dir: &Path, recursive: bool, out: &mut Vec<PathBuf>) -> Result<(
     paths.sort();
     for path in paths {
         if path.is_dir() {
-            if recursive {
-                collect_yaml(&path, true, out)?;
-            }
+            collect_yaml(&path, out)?;
         } else if path
             .extension()
             .is_some_and(|ext| ext == "yaml" || ext == "yml")

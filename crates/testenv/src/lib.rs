@@ -17,6 +17,7 @@ pub mod players;
 mod process;
 pub mod shared;
 pub mod simulated;
+pub mod upstream;
 
 pub use aws::AwsEmulator;
 pub use binaries::Binaries;
@@ -73,6 +74,11 @@ pub enum TestenvError {
         what: String,
         #[source]
         source: kube::runtime::wait::Error,
+    },
+    #[error("upstream material at {path}: {message}")]
+    Upstream {
+        path: std::path::PathBuf,
+        message: String,
     },
     #[error("AWS emulator: failed to {action}: {message}")]
     Aws { action: String, message: String },

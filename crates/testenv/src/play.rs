@@ -264,25 +264,28 @@ pub async fn k6_operator_set_stage(
     patch_status(&runs, name, json!({ "stage": stage }), "k6-operator").await
 }
 
-/// Plays k6-operator through a whole run once the TestRun exists: its stages, and `runners` runner
-/// pods (labelled as k6-operator labels them) that end with k6's `exit_code` (0 passed, 99 a
-/// threshold failed). Kubelets are played too: the pods get their terminated status directly.
+/// Plays k6-operator (v1.6.0) through a whole run once the TestRun exists: its stages, one runner
+/// pod per `spec.parallelism` (named, labelled and owned as the operator's runner Jobs make them)
+/// that ends with k6's `exit_code` (0 passed, 99 a threshold failed), and with `spec.cleanup:
+/// post` the TestRun and its runner pods deleted right after `finished`, as the operator does.
+/// Kubelets are played too: the pods get their terminated status directly.
 pub async fn k6_operator_run(
     client: &kube::Client,
     namespace: &str,
     name: &str,
-    runners: usize,
     exit_code: i32,
 ) -> Result<()> {
     use k8s_openapi::api::core::v1::{Pod, ServiceAccount};
     let runs = api(client, "k6.io", "v1alpha1", "TestRun", namespace);
     let started = std::time::Instant::now();
-    while runs
-        .get_opt(name)
-        .await
-        .map_err(kube_err(format!("read TestRun {namespace}/{name}")))?
-        .is_none()
-    {
+    let run = loop {
+        if let Some(run) = runs
+            .get_opt(name)
+            .await
+            .map_err(kube_err(format!("read TestRun {namespace}/{name}")))?
+        {
+            break run;
+        }
         if started.elapsed() > std::time::Duration::from_secs(120) {
             return Err(crate::TestenvError::Timeout {
                 what: format!("TestRun {namespace}/{name} to appear"),
@@ -290,7 +293,14 @@ pub async fn k6_operator_run(
             });
         }
         tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-    }
+    };
+    let runners = run.data["spec"]["parallelism"].as_u64().unwrap_or(1);
+    let cleanup_post = run.data["spec"]["cleanup"] == "post";
+    let owner = json!([{
+        "apiVersion": "k6.io/v1alpha1", "kind": "TestRun", "name": name,
+        "uid": run.metadata.uid.clone().unwrap_or_default(),
+        "controller": true, "blockOwnerDeletion": true,
+    }]);
     // Each stage lasts a moment, as with the real operator (a follower must see them all).
     for stage in ["initialization", "initialized", "created", "started"] {
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
@@ -311,12 +321,14 @@ pub async fn k6_operator_run(
             "create ServiceAccount {namespace}/default"
         )))?;
     let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
+    let selector = format!("app=k6,k6_cr={name},runner=true");
     for index in 1..=runners {
         let pod_name = format!("{name}-{index}");
         let pod = json!({
             "apiVersion": "v1",
             "kind": "Pod",
-            "metadata": {"name": pod_name, "labels": {"app": "k6", "k6_cr": name, "runner": "true"}},
+            "metadata": {"name": pod_name, "ownerReferences": owner,
+                         "labels": {"app": "k6", "k6_cr": name, "runner": "true"}},
             "spec": {"restartPolicy": "Never", "containers": [{"name": "k6", "image": "grafana/k6:1.4.2"}]}
         });
         pods.patch(
@@ -339,5 +351,19 @@ pub async fn k6_operator_run(
                 "set status of runner pod {namespace}/{pod_name}"
             )))?;
     }
-    k6_operator_set_stage(client, namespace, name, "finished").await
+    k6_operator_set_stage(client, namespace, name, "finished").await?;
+    if cleanup_post {
+        // The operator's next reconcile deletes the TestRun; garbage collection takes its
+        // runner Jobs and pods (done here directly: a bare control plane runs no collector).
+        let delete = kube::api::DeleteParams::background();
+        runs.delete(name, &delete)
+            .await
+            .map_err(kube_err(format!("delete TestRun {namespace}/{name}")))?;
+        pods.delete_collection(&delete, &kube::api::ListParams::default().labels(&selector))
+            .await
+            .map_err(kube_err(format!(
+                "delete the runner pods of {namespace}/{name}"
+            )))?;
+    }
+    Ok(())
 }

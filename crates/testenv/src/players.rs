@@ -383,27 +383,85 @@ fn read_manifests(dir: &Path) -> Result<String> {
     Ok(text)
 }
 
-/// A Deployment named and placed like the AWS Load Balancer Controller, so the gateway phase's
-/// preflight finds it running; the Players do its actual work.
-pub async fn install_load_balancer_controller_stand_in(client: &kube::Client) -> Result<()> {
-    let deployment = json!({
-        "apiVersion": "apps/v1", "kind": "Deployment",
-        "metadata": {"name": "aws-load-balancer-controller", "namespace": "kube-system",
-                     "annotations": {"tacos.traffictacos.store/stand-in": "the controller's work is played by crates/testenv players"}},
-        "spec": {"replicas": 2, "selector": {"matchLabels": {"app.kubernetes.io/name": "aws-load-balancer-controller"}},
-                 "template": {"metadata": {"labels": {"app.kubernetes.io/name": "aws-load-balancer-controller"}},
-                              "spec": {"containers": [{"name": "controller", "image": "public.ecr.aws/eks/aws-load-balancer-controller:v3.5.0"}]}}}
-    });
-    let api: Api<k8s_openapi::api::apps::v1::Deployment> =
-        Api::namespaced(client.clone(), "kube-system");
-    api.patch(
-        "aws-load-balancer-controller",
-        &PatchParams::apply("tacos-testenv").force(),
-        &Patch::Apply(&deployment),
-    )
-    .await
-    .map_err(kube_err(
-        "install the AWS Load Balancer Controller stand-in",
-    ))?;
+/// Values of a real EKS install of the controller for the platform's cluster, with the ALB
+/// Gateway API feature gate the gateway phase needs.
+pub const LOAD_BALANCER_CONTROLLER_VALUES: &[&str] = &[
+    "clusterName=ticket-cluster",
+    "region=ap-northeast-2",
+    "serviceAccount.create=true",
+    "serviceAccount.name=aws-load-balancer-controller",
+    "controllerConfig.featureGates.ALBGatewayAPI=true",
+];
+
+/// The AWS Load Balancer Controller as `helm template` of its real chart (v3.5.0) renders it
+/// (ServiceAccount, RBAC, Service, Deployment with the real image, args and feature gates), so the
+/// gateway phase's preflight reads the real shape; the Players do its actual work. Its webhook
+/// configurations are left out: no webhook server answers in the simulated cluster, and with them
+/// the apiserver would refuse every Service and TargetGroupBinding.
+pub async fn install_load_balancer_controller(client: &kube::Client, helm: &Path) -> Result<()> {
+    let chart = crate::upstream::Upstream::locate()?.path(crate::upstream::LBC_CHART);
+    let mut command = std::process::Command::new(helm);
+    command
+        .args(["template", "aws-load-balancer-controller"])
+        .arg(&chart)
+        .args(["--namespace", "kube-system"]);
+    for value in LOAD_BALANCER_CONTROLLER_VALUES {
+        command.args(["--set", value]);
+    }
+    let output = command
+        .output()
+        .map_err(crate::io_err(format!("run {}", helm.display())))?;
+    if !output.status.success() {
+        return Err(TestenvError::Parse {
+            path: chart,
+            message: format!(
+                "helm template failed: {}",
+                String::from_utf8_lossy(&output.stderr).trim()
+            ),
+        });
+    }
+    let text = String::from_utf8_lossy(&output.stdout).to_string();
+    let params = PatchParams::apply("tacos-testenv").force();
+    for document in serde_yaml_ng::Deserializer::from_str(&text) {
+        let mut object = Value::deserialize(document).map_err(|e| TestenvError::Parse {
+            path: chart.clone(),
+            message: e.to_string(),
+        })?;
+        let kind = object["kind"].as_str().unwrap_or_default().to_string();
+        if object.is_null()
+            || matches!(
+                kind.as_str(),
+                "MutatingWebhookConfiguration" | "ValidatingWebhookConfiguration" | "List"
+            )
+        {
+            continue;
+        }
+        let api_version = object["apiVersion"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let (group, version) = api_version.rsplit_once('/').unwrap_or(("", &api_version));
+        let (resource, capabilities) =
+            kube::discovery::pinned_kind(client, &GroupVersionKind::gvk(group, version, &kind))
+                .await
+                .map_err(kube_err(format!("discover {api_version} {kind}")))?;
+        let name = object["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let api: Api<DynamicObject> = if capabilities.scope == kube::discovery::Scope::Namespaced {
+            if object["metadata"]["namespace"].is_null() {
+                object["metadata"]["namespace"] = json!("kube-system");
+            }
+            Api::namespaced_with(client.clone(), "kube-system", &resource)
+        } else {
+            Api::all_with(client.clone(), &resource)
+        };
+        api.patch(&name, &params, &Patch::Apply(&object))
+            .await
+            .map_err(kube_err(format!(
+                "install the AWS Load Balancer Controller's {kind} {name}"
+            )))?;
+    }
     Ok(())
 }

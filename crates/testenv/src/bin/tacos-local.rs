@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use tacos_testenv::aws::AcmValidation;
 use tacos_testenv::charts::prepare_chart_dir;
-use tacos_testenv::players::{Players, install_load_balancer_controller_stand_in};
+use tacos_testenv::players::{Players, install_load_balancer_controller};
 use tacos_testenv::{AwsEmulator, Binaries, ControlPlaneOptions, FakeNode, SimulatedCluster};
 
 const USAGE: &str = "usage: tacos-local run [--repo DIR] -- COMMAND [ARGS...]\n\
@@ -60,7 +60,7 @@ async fn run(repo: &Path, command: &[String]) -> Result<u8, String> {
     );
     let zone_id = aws.seed_platform().await.map_err(|e| text(&e))?;
     let client = cluster.client().await.map_err(|e| text(&e))?;
-    install_load_balancer_controller_stand_in(&client)
+    install_load_balancer_controller(&client, &binaries.helm)
         .await
         .map_err(|e| text(&e))?;
     let chart_dir = prepare_chart_dir(&binaries, &cluster.control_plane.dir().join("charts"))
