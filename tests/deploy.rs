@@ -706,3 +706,80 @@ async fn every_phase_comes_up_on_the_simulated_cluster_and_a_second_run_changes_
     );
     players.abort();
 }
+
+/// The controller's Deployment (as its real chart renders it) with its container's image and args
+/// replaced.
+async fn run_load_balancer_controller_as(client: &kube::Client, image: &str, args: &[&str]) {
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), "kube-system");
+    let mut deployment = deployments
+        .get("aws-load-balancer-controller")
+        .await
+        .unwrap();
+    let spec = deployment.spec.as_mut().unwrap();
+    let container = &mut spec.template.spec.as_mut().unwrap().containers[0];
+    container.image = Some(image.to_string());
+    container.args = Some(args.iter().map(|a| a.to_string()).collect());
+    deployment.metadata.managed_fields = None;
+    deployments
+        .replace(
+            "aws-load-balancer-controller",
+            &kube::api::PostParams::default(),
+            &deployment,
+        )
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_load_balancer_controller_without_alb_gateway_api_stops_the_gateway_phase_before_any_write()
+ {
+    // Its own control plane: the test changes kube-system's controller.
+    let plane = tacos_testenv::ControlPlane::start(ControlPlaneOptions::default())
+        .await
+        .unwrap();
+    let client = plane.client().await.unwrap();
+    let aws = AwsEmulator::start(AcmValidation::Immediate).await.unwrap();
+    aws.seed_platform().await.unwrap();
+    let binaries = Binaries::locate().unwrap();
+    install_load_balancer_controller(&client, &binaries.helm)
+        .await
+        .unwrap();
+    let image = |tag: &str| format!("public.ecr.aws/eks/aws-load-balancer-controller:{tag}");
+    for (tag, args, expected) in [
+        (
+            "v2.13.4",
+            &[
+                "--cluster-name=ticket-cluster",
+                "--feature-gates=ALBGatewayAPI=true",
+            ][..],
+            "v2.13.4 has no ALB Gateway API support",
+        ),
+        (
+            "v2.14.1",
+            &["--cluster-name=ticket-cluster"][..],
+            "v2.14.1 needs the ALBGatewayAPI feature gate",
+        ),
+        (
+            "v3.5.0",
+            &[
+                "--cluster-name=ticket-cluster",
+                "--feature-gates=ALBGatewayAPI=false",
+            ][..],
+            "v3.5.0 runs with --feature-gates=ALBGatewayAPI=false",
+        ),
+    ] {
+        run_load_balancer_controller_as(&client, &image(tag), args).await;
+        let output = tacos(&plane.kubeconfig, &aws, &["deploy", "--phase", "gateway"]).await;
+        let all = text(&output);
+        assert_eq!(output.status.code(), Some(1), "{tag}: {all}");
+        assert!(
+            all.contains("✗ cluster-aws-lbc-gateway-api") && all.contains(expected),
+            "{tag}: {all}"
+        );
+        assert!(all.contains("nothing was applied"), "{tag}: {all}");
+        assert!(
+            !gateway_namespace_exists(&client).await,
+            "{tag}: nothing applied"
+        );
+    }
+}
