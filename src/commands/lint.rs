@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use crate::cli::{GlobalArgs, LintArgs, OutputFormat};
 use crate::exit::{ExitStatus, StatusError};
 use crate::lint::{LintContext, LintSettings, catalogue, input_findings, run as run_rules};
-use crate::repo::{LoadOptions, load_all};
+use crate::repo::{LoadOptions, Object, load, load_all};
 use crate::report::{self, Severity};
 
 pub fn run(global: &GlobalArgs, args: &LintArgs) -> anyhow::Result<ExitStatus> {
@@ -40,7 +40,8 @@ pub fn run(global: &GlobalArgs, args: &LintArgs) -> anyhow::Result<ExitStatus> {
     }
     let loaded = load_all(&paths, &options);
     let tree = loaded.tree;
-    let settings = lint_settings(global)?;
+    let mut settings = lint_settings(global)?;
+    settings.crds = schema_crds(&args.schema_dir)?;
     let mut findings = input_findings(&loaded.problems);
     findings.extend(run_rules(&LintContext {
         tree: &tree,
@@ -89,5 +90,28 @@ fn lint_settings(global: &GlobalArgs) -> anyhow::Result<LintSettings> {
     let environment = &environment;
     Ok(LintSettings {
         headroom: environment.capacity.headroom,
+        ..LintSettings::default()
     })
+}
+
+/// The CustomResourceDefinitions of every `--schema-dir`, which must load without a problem.
+fn schema_crds(dirs: &[PathBuf]) -> anyhow::Result<Vec<Object>> {
+    let mut crds = Vec::new();
+    for dir in dirs {
+        if !dir.is_dir() {
+            return Err(StatusError::bad_input(format!(
+                "--schema-dir {}: no such folder; name a folder of CustomResourceDefinition YAML",
+                dir.display()
+            ))
+            .into());
+        }
+        let tree = load(std::slice::from_ref(dir), &LoadOptions::default())
+            .map_err(|e| StatusError::bad_input(format!("--schema-dir {}: {e}", dir.display())))?;
+        crds.extend(
+            tree.objects
+                .into_iter()
+                .filter(|o| o.is("apiextensions.k8s.io", "CustomResourceDefinition")),
+        );
+    }
+    Ok(crds)
 }

@@ -1,6 +1,7 @@
 //! Offline rules over a loaded tree: each family in its own file, each rule with a stable id, severity, message and remedy.
 
 pub mod argocd;
+pub mod crds;
 pub mod labels;
 pub mod network;
 pub mod pod_security;
@@ -55,11 +56,16 @@ rule!(
 pub struct LintSettings {
     /// Spare capacity required above the peak, e.g. 0.3 for 30 %.
     pub headroom: f64,
+    /// CustomResourceDefinitions from outside the tree (`--schema-dir`) to check custom resources against.
+    pub crds: Vec<Object>,
 }
 
 impl Default for LintSettings {
     fn default() -> Self {
-        Self { headroom: 0.3 }
+        Self {
+            headroom: 0.3,
+            crds: Vec::new(),
+        }
     }
 }
 
@@ -109,6 +115,10 @@ pub fn families() -> Vec<Family> {
         Family {
             rules: secrets::RULES,
             check: secrets::check,
+        },
+        Family {
+            rules: crds::RULES,
+            check: crds::check,
         },
     ]
 }
