@@ -698,3 +698,38 @@ fn custom_resources_are_checked_against_their_crds_from_the_tree_and_schema_dirs
         missing.stderr
     );
 }
+
+#[test]
+fn an_api_version_kubernetes_removed_is_an_error_at_its_line() {
+    let dir = folder_with(
+        "ingress.yaml",
+        b"# An Ingress of an API removed in Kubernetes 1.22.\napiVersion: extensions/v1beta1\nkind: Ingress\nmetadata: {name: web, namespace: shop}\n",
+    );
+    let run = tacos(dir.path(), &["lint", ".", "--output", "json"]);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    let report = run.json();
+    assert_eq!(
+        places(&report),
+        BTreeSet::from([place("api-removed", "ingress.yaml", 2)]),
+        "{report:#}"
+    );
+
+    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("tacos.yaml");
+    let with_config = tacos(
+        dir.path(),
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "lint",
+            ".",
+            "--output",
+            "json",
+        ],
+    );
+    assert_eq!(with_config.code, 1, "{}", with_config.stderr);
+    let message = with_config.json()["findings"][0]["message"].clone();
+    assert_eq!(
+        message,
+        "extensions/v1beta1 Ingress was removed in Kubernetes 1.22 (the cluster runs 1.31 or later); use networking.k8s.io/v1",
+    );
+}

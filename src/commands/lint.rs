@@ -81,7 +81,7 @@ pub fn run(global: &GlobalArgs, args: &LintArgs) -> anyhow::Result<ExitStatus> {
     })
 }
 
-/// Headroom from tacos.yaml when it exists; defaults when linting a tree that has none.
+/// Headroom and the cluster's version from tacos.yaml when it exists; defaults when linting a tree that has none.
 fn lint_settings(global: &GlobalArgs) -> anyhow::Result<LintSettings> {
     if !global.config.is_file() {
         return Ok(LintSettings::default());
@@ -90,6 +90,11 @@ fn lint_settings(global: &GlobalArgs) -> anyhow::Result<LintSettings> {
     let environment = &environment;
     Ok(LintSettings {
         headroom: environment.capacity.headroom,
+        cluster_minor: environment
+            .cluster
+            .min_version
+            .split_once('.')
+            .and_then(|(_, minor)| minor.parse().ok()),
         ..LintSettings::default()
     })
 }

@@ -1,5 +1,6 @@
 //! Offline rules over a loaded tree: each family in its own file, each rule with a stable id, severity, message and remedy.
 
+pub mod api_versions;
 pub mod argocd;
 pub mod crds;
 pub mod labels;
@@ -58,6 +59,8 @@ pub struct LintSettings {
     pub headroom: f64,
     /// CustomResourceDefinitions from outside the tree (`--schema-dir`) to check custom resources against.
     pub crds: Vec<Object>,
+    /// The cluster's oldest Kubernetes minor version (1.x), from tacos.yaml's cluster.minVersion.
+    pub cluster_minor: Option<u32>,
 }
 
 impl Default for LintSettings {
@@ -65,6 +68,7 @@ impl Default for LintSettings {
         Self {
             headroom: 0.3,
             crds: Vec::new(),
+            cluster_minor: None,
         }
     }
 }
@@ -119,6 +123,10 @@ pub fn families() -> Vec<Family> {
         Family {
             rules: crds::RULES,
             check: crds::check,
+        },
+        Family {
+            rules: api_versions::RULES,
+            check: api_versions::check,
         },
     ]
 }
