@@ -703,6 +703,53 @@ fn custom_resources_are_checked_against_their_crds_from_the_tree_and_schema_dirs
     );
 }
 
+/// The AWS Load Balancer Controller's and k6-operator's real CRDs (not served by the Go module
+/// proxy, so read from /work/shared/upstream, where TACOS_UPSTREAM may point elsewhere).
+fn shared_upstream(path: &str) -> String {
+    let root = std::env::var_os("TACOS_UPSTREAM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/work/shared/upstream"));
+    let dir = root.join(path);
+    assert!(
+        dir.is_dir(),
+        "the upstream CRDs are not at {}: set TACOS_UPSTREAM to the folder of upstream material",
+        dir.display()
+    );
+    dir.display().to_string()
+}
+
+#[test]
+fn load_balancer_controller_and_k6_resources_are_checked_against_their_real_crds() {
+    let tree = fixture_tree(&["lint/aws-and-k6"]);
+    let (lbc, k6) = (
+        shared_upstream("aws-load-balancer-controller-v3.5.0/crds/gateway"),
+        shared_upstream("k6-operator-v1.6.0/crds"),
+    );
+    let run = tacos(
+        &tree.path().join("aws-and-k6"),
+        &[
+            "lint",
+            ".",
+            "--output",
+            "json",
+            "--schema-dir",
+            &lbc,
+            "--schema-dir",
+            &k6,
+        ],
+    );
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    let report = run.json();
+    assert_eq!(
+        crd_places(&report),
+        BTreeSet::from([
+            place("crd-schema", "loadbalancer.yaml", 8),
+            place("crd-schema", "testrun.yaml", 8),
+        ]),
+        "{report:#}"
+    );
+}
+
 #[test]
 fn an_api_version_kubernetes_removed_is_an_error_at_its_line() {
     let dir = folder_with(

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use crate::cli::{GlobalArgs, LintArgs, OutputFormat};
 use crate::exit::{ExitStatus, StatusError};
 use crate::lint::{LintContext, LintSettings, catalogue, input_findings, run as run_rules};
-use crate::repo::{LoadOptions, Object, load, load_all};
+use crate::repo::{LoadOptions, Object, load_all};
 use crate::report::{self, Severity};
 
 pub fn run(global: &GlobalArgs, args: &LintArgs) -> anyhow::Result<ExitStatus> {
@@ -41,7 +41,7 @@ pub fn run(global: &GlobalArgs, args: &LintArgs) -> anyhow::Result<ExitStatus> {
     let loaded = load_all(&paths, &options);
     let tree = loaded.tree;
     let mut settings = lint_settings(global)?;
-    settings.crds = schema_crds(&args.schema_dir)?;
+    settings.crds = schema_crds(&args.schema_dir, global.verbose > 0)?;
     let mut findings = input_findings(&loaded.problems);
     findings.extend(run_rules(&LintContext {
         tree: &tree,
@@ -99,8 +99,10 @@ fn lint_settings(global: &GlobalArgs) -> anyhow::Result<LintSettings> {
     })
 }
 
-/// The CustomResourceDefinitions of every `--schema-dir`, which must load without a problem.
-fn schema_crds(dirs: &[PathBuf]) -> anyhow::Result<Vec<Object>> {
+/// The CustomResourceDefinitions of every `--schema-dir`. Upstream folders hold more than CRDs
+/// (a kustomization.yaml, one bundle beside the single files), so what is not a readable CRD is
+/// passed over (listed with --verbose); the first definition of a CRD wins.
+fn schema_crds(dirs: &[PathBuf], verbose: bool) -> anyhow::Result<Vec<Object>> {
     let mut crds = Vec::new();
     for dir in dirs {
         if !dir.is_dir() {
@@ -110,13 +112,30 @@ fn schema_crds(dirs: &[PathBuf]) -> anyhow::Result<Vec<Object>> {
             ))
             .into());
         }
-        let tree = load(std::slice::from_ref(dir), &LoadOptions::default())
-            .map_err(|e| StatusError::bad_input(format!("--schema-dir {}: {e}", dir.display())))?;
+        let loaded = load_all(std::slice::from_ref(dir), &LoadOptions::default());
+        let before = crds.len();
         crds.extend(
-            tree.objects
+            loaded
+                .tree
+                .objects
                 .into_iter()
                 .filter(|o| o.is("apiextensions.k8s.io", "CustomResourceDefinition")),
         );
+        if crds.len() == before {
+            return Err(StatusError::bad_input(format!(
+                "--schema-dir {}: holds no CustomResourceDefinition; name a folder of CRD YAML",
+                dir.display()
+            ))
+            .into());
+        }
+        if verbose {
+            for problem in &loaded.problems {
+                eprintln!(
+                    "--schema-dir: passed over {}: {}",
+                    problem.location, problem.message
+                );
+            }
+        }
     }
     Ok(crds)
 }
