@@ -199,6 +199,10 @@ pub struct LintArgs {
     /// List every rule and exit.
     #[arg(long)]
     pub list_rules: bool,
+    /// A folder of CustomResourceDefinitions to validate custom resources against, besides the
+    /// CRDs in the linted tree (repeatable; for air-gapped use).
+    #[arg(long, value_name = "DIR")]
+    pub schema_dir: Vec<PathBuf>,
 }
 
 #[derive(Debug, Args)]

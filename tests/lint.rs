@@ -283,7 +283,11 @@ fn the_repository_itself_lints_without_bad_input() {
         run.code,
         run.stderr
     );
-    run.json();
+    let unreadable: Vec<_> = places(&run.json())
+        .into_iter()
+        .filter(|(rule, _, _)| rule.starts_with("lint-input-"))
+        .collect();
+    assert_eq!(unreadable, [], "every file of the repository reads");
 }
 
 /// Lints `target` in `root` and checks the input it could not read is reported as a finding and
@@ -589,5 +593,194 @@ fn dangling_link_and_link_loops_are_reported() {
         ".",
         "self.yaml",
         "Too many levels of symbolic links",
+    );
+}
+
+/// A folder of the upstream CRDs testenv/install.sh fetches (testenv/crds.txt), e.g. `keda-v2.21.0`.
+fn upstream_crds(name: &str) -> String {
+    let cache = std::env::var_os("TACOS_TESTENV_CRDS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").expect("HOME is set"))
+                .join(".cache/tacos-testenv/crds")
+        });
+    let dir = cache.join(name);
+    assert!(
+        dir.is_dir(),
+        "the upstream CRDs are not at {}: run testenv/install.sh first",
+        dir.display()
+    );
+    dir.display().to_string()
+}
+
+/// The crd-* findings of a JSON report.
+fn crd_places(report: &Value) -> BTreeSet<(String, String, u64)> {
+    places(report)
+        .into_iter()
+        .filter(|(rule, _, _)| rule.starts_with("crd-"))
+        .collect()
+}
+
+#[test]
+fn custom_resources_are_checked_against_their_crds_from_the_tree_and_schema_dirs() {
+    let tree = fixture_tree(&["lint/custom-resources"]);
+    let dir = tree.path().join("custom-resources");
+    let (gateway_api, argo_cd, keda) = (
+        upstream_crds("gateway-api-v1.6.3"),
+        upstream_crds("argo-cd-v3.5.7"),
+        upstream_crds("keda-v2.21.0"),
+    );
+    let run = tacos(
+        &dir,
+        &[
+            "lint",
+            ".",
+            "--no-render",
+            "--output",
+            "json",
+            "--schema-dir",
+            &gateway_api,
+            "--schema-dir",
+            &argo_cd,
+            "--schema-dir",
+            &keda,
+        ],
+    );
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    let report = run.json();
+    let tree_crd = [
+        place("crd-schema", "widget.yaml", 32),
+        place("crd-version-not-served", "widget.yaml", 34),
+    ];
+    let expected: BTreeSet<_> = [
+        place("crd-schema", "gateway.yaml", 13),
+        place("crd-schema", "route.yaml", 13),
+        place("crd-schema", "scaledobject.yaml", 7),
+    ]
+    .into_iter()
+    .chain(tree_crd.clone())
+    .collect();
+    assert_eq!(
+        crd_places(&report),
+        expected,
+        "the Application's valuesObject preserves unknown fields, so it has none: {report:#}"
+    );
+    let messages: Vec<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"].as_str().unwrap().starts_with("crd-"))
+        .map(|f| f["message"].as_str().unwrap())
+        .collect();
+    for said in [
+        "unknown field \"hostnames\", expected one of allowedRoutes, hostname, name, port, protocol, tls (at /spec/listeners/0/hostnames; CustomResourceDefinition gateways.gateway.networking.k8s.io v1)",
+        "\"Prefix\" is not one of \"Exact\", \"PathPrefix\", \"RegularExpression\" (at /spec/rules/0/matches/0/path/type",
+        "missing required field \"scaleTargetRef\" (at /spec;",
+        "expected an integer, found a string (at /spec/size;",
+        "example.com/v2 is not served by CustomResourceDefinition widgets.example.com (served: example.com/v1)",
+    ] {
+        assert!(
+            messages.iter().any(|m| m.contains(said)),
+            "{said:?} not in {messages:#?}"
+        );
+    }
+
+    let without_schema_dirs = tacos(&dir, &["lint", ".", "--no-render", "--output", "json"]);
+    assert_eq!(
+        crd_places(&without_schema_dirs.json()),
+        BTreeSet::from(tree_crd),
+        "without --schema-dir only the tree's own CRD applies"
+    );
+
+    let missing = tacos(&dir, &["lint", ".", "--schema-dir", "no-such-folder"]);
+    assert_eq!(missing.code, 2, "{}", missing.stderr);
+    assert!(
+        missing
+            .stderr
+            .contains("--schema-dir no-such-folder: no such folder"),
+        "{}",
+        missing.stderr
+    );
+}
+
+/// The AWS Load Balancer Controller's and k6-operator's real CRDs (not served by the Go module
+/// proxy, so read from /work/shared/upstream, where TACOS_UPSTREAM may point elsewhere).
+fn shared_upstream(path: &str) -> String {
+    let root = std::env::var_os("TACOS_UPSTREAM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/work/shared/upstream"));
+    let dir = root.join(path);
+    assert!(
+        dir.is_dir(),
+        "the upstream CRDs are not at {}: set TACOS_UPSTREAM to the folder of upstream material",
+        dir.display()
+    );
+    dir.display().to_string()
+}
+
+#[test]
+fn load_balancer_controller_and_k6_resources_are_checked_against_their_real_crds() {
+    let tree = fixture_tree(&["lint/aws-and-k6"]);
+    let (lbc, k6) = (
+        shared_upstream("aws-load-balancer-controller-v3.5.0/crds/gateway"),
+        shared_upstream("k6-operator-v1.6.0/crds"),
+    );
+    let run = tacos(
+        &tree.path().join("aws-and-k6"),
+        &[
+            "lint",
+            ".",
+            "--output",
+            "json",
+            "--schema-dir",
+            &lbc,
+            "--schema-dir",
+            &k6,
+        ],
+    );
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    let report = run.json();
+    assert_eq!(
+        crd_places(&report),
+        BTreeSet::from([
+            place("crd-schema", "loadbalancer.yaml", 8),
+            place("crd-schema", "testrun.yaml", 8),
+        ]),
+        "{report:#}"
+    );
+}
+
+#[test]
+fn an_api_version_kubernetes_removed_is_an_error_at_its_line() {
+    let dir = folder_with(
+        "ingress.yaml",
+        b"# An Ingress of an API removed in Kubernetes 1.22.\napiVersion: extensions/v1beta1\nkind: Ingress\nmetadata: {name: web, namespace: shop}\n",
+    );
+    let run = tacos(dir.path(), &["lint", ".", "--output", "json"]);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    let report = run.json();
+    assert_eq!(
+        places(&report),
+        BTreeSet::from([place("api-removed", "ingress.yaml", 2)]),
+        "{report:#}"
+    );
+
+    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("tacos.yaml");
+    let with_config = tacos(
+        dir.path(),
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "lint",
+            ".",
+            "--output",
+            "json",
+        ],
+    );
+    assert_eq!(with_config.code, 1, "{}", with_config.stderr);
+    let message = with_config.json()["findings"][0]["message"].clone();
+    assert_eq!(
+        message,
+        "extensions/v1beta1 Ingress was removed in Kubernetes 1.22 (the cluster runs 1.31 or later); use networking.k8s.io/v1",
     );
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use crate::cli::{GlobalArgs, LintArgs, OutputFormat};
 use crate::exit::{ExitStatus, StatusError};
 use crate::lint::{LintContext, LintSettings, catalogue, input_findings, run as run_rules};
-use crate::repo::{LoadOptions, load_all};
+use crate::repo::{LoadOptions, Object, load_all};
 use crate::report::{self, Severity};
 
 pub fn run(global: &GlobalArgs, args: &LintArgs) -> anyhow::Result<ExitStatus> {
@@ -40,7 +40,8 @@ pub fn run(global: &GlobalArgs, args: &LintArgs) -> anyhow::Result<ExitStatus> {
     }
     let loaded = load_all(&paths, &options);
     let tree = loaded.tree;
-    let settings = lint_settings(global)?;
+    let mut settings = lint_settings(global)?;
+    settings.crds = schema_crds(&args.schema_dir, global.verbose > 0)?;
     let mut findings = input_findings(&loaded.problems);
     findings.extend(run_rules(&LintContext {
         tree: &tree,
@@ -80,7 +81,7 @@ pub fn run(global: &GlobalArgs, args: &LintArgs) -> anyhow::Result<ExitStatus> {
     })
 }
 
-/// Headroom from tacos.yaml when it exists; defaults when linting a tree that has none.
+/// Headroom and the cluster's version from tacos.yaml when it exists; defaults when linting a tree that has none.
 fn lint_settings(global: &GlobalArgs) -> anyhow::Result<LintSettings> {
     if !global.config.is_file() {
         return Ok(LintSettings::default());
@@ -89,5 +90,52 @@ fn lint_settings(global: &GlobalArgs) -> anyhow::Result<LintSettings> {
     let environment = &environment;
     Ok(LintSettings {
         headroom: environment.capacity.headroom,
+        cluster_minor: environment
+            .cluster
+            .min_version
+            .split_once('.')
+            .and_then(|(_, minor)| minor.parse().ok()),
+        ..LintSettings::default()
     })
+}
+
+/// The CustomResourceDefinitions of every `--schema-dir`. Upstream folders hold more than CRDs
+/// (a kustomization.yaml, one bundle beside the single files), so what is not a readable CRD is
+/// passed over (listed with --verbose); the first definition of a CRD wins.
+fn schema_crds(dirs: &[PathBuf], verbose: bool) -> anyhow::Result<Vec<Object>> {
+    let mut crds = Vec::new();
+    for dir in dirs {
+        if !dir.is_dir() {
+            return Err(StatusError::bad_input(format!(
+                "--schema-dir {}: no such folder; name a folder of CustomResourceDefinition YAML",
+                dir.display()
+            ))
+            .into());
+        }
+        let loaded = load_all(std::slice::from_ref(dir), &LoadOptions::default());
+        let before = crds.len();
+        crds.extend(
+            loaded
+                .tree
+                .objects
+                .into_iter()
+                .filter(|o| o.is("apiextensions.k8s.io", "CustomResourceDefinition")),
+        );
+        if crds.len() == before {
+            return Err(StatusError::bad_input(format!(
+                "--schema-dir {}: holds no CustomResourceDefinition; name a folder of CRD YAML",
+                dir.display()
+            ))
+            .into());
+        }
+        if verbose {
+            for problem in &loaded.problems {
+                eprintln!(
+                    "--schema-dir: passed over {}: {}",
+                    problem.location, problem.message
+                );
+            }
+        }
+    }
+    Ok(crds)
 }

@@ -1,6 +1,8 @@
 //! Offline rules over a loaded tree: each family in its own file, each rule with a stable id, severity, message and remedy.
 
+pub mod api_versions;
 pub mod argocd;
+pub mod crds;
 pub mod labels;
 pub mod network;
 pub mod pod_security;
@@ -54,11 +56,19 @@ rule!(
 pub struct LintSettings {
     /// Spare capacity required above the peak, e.g. 0.3 for 30 %.
     pub headroom: f64,
+    /// CustomResourceDefinitions from outside the tree (`--schema-dir`) to check custom resources against.
+    pub crds: Vec<Object>,
+    /// The cluster's oldest Kubernetes minor version (1.x), from tacos.yaml's cluster.minVersion.
+    pub cluster_minor: Option<u32>,
 }
 
 impl Default for LintSettings {
     fn default() -> Self {
-        Self { headroom: 0.3 }
+        Self {
+            headroom: 0.3,
+            crds: Vec::new(),
+            cluster_minor: None,
+        }
     }
 }
 
@@ -108,6 +118,14 @@ pub fn families() -> Vec<Family> {
         Family {
             rules: secrets::RULES,
             check: secrets::check,
+        },
+        Family {
+            rules: crds::RULES,
+            check: crds::check,
+        },
+        Family {
+            rules: api_versions::RULES,
+            check: api_versions::check,
         },
     ]
 }
