@@ -286,7 +286,8 @@ fn skip_postflight(reporter: &Reporter, phase: &Phase, why: &str) {
 
 /// The phase's objects split by their Helm hooks (test hooks and delete hooks dropped).
 fn stage_hooks(objects: &[Object]) -> Result<crate::repo::hooks::Staged, DeployError> {
-    crate::repo::hooks::stage(objects.to_vec()).map_err(|(object, error)| {
+    crate::repo::hooks::stage(objects.to_vec()).map_err(|boxed| {
+        let (object, error) = *boxed;
         DeployError::Phase(PhaseError::Render(format!(
             "{} ({}): {error}",
             object.key(),
