@@ -2,9 +2,6 @@
 
 use std::time::SystemTime;
 
-use k8s_openapi::api::apps::v1::Deployment;
-use kube::api::Api;
-
 use super::check::{Check, CheckContext, PhaseError};
 use super::{Phase, Upstream};
 use crate::apply::readiness::{Readiness, readiness};
@@ -263,23 +260,8 @@ async fn load_balancer_controller_running(
     cx: &CheckContext<'_>,
 ) -> Result<Vec<Finding>, PhaseError> {
     let check = &AWS_LBC_RUNNING;
-    let subject = "Deployment kube-system/aws-load-balancer-controller";
-    let deployments: Api<Deployment> = Api::namespaced(cx.client.clone(), "kube-system");
-    let found = match deployments.get_opt("aws-load-balancer-controller").await {
-        Ok(found) => found,
-        Err(error) if crate::apply::applier::is_connection_error(&error) => {
-            return Err(PhaseError::ClusterUnreachable(error.to_string()));
-        }
-        Err(error) => {
-            return Ok(vec![Finding::new(
-                check,
-                subject,
-                None,
-                format!("cannot read it: {error}"),
-            )]);
-        }
-    };
-    let Some(deployment) = found else {
+    let subject = super::lbc::SUBJECT;
+    let Some(deployment) = super::lbc::read_controller(cx).await? else {
         return Ok(vec![Finding::new(check, subject, None, "not installed")]);
     };
     let mut live = serde_json::to_value(&deployment).unwrap_or_default();

@@ -11,7 +11,7 @@ use crate::report::{Finding, rule};
 
 pub const NAMESPACE: &str = "kube-system";
 pub const DEPLOYMENT: &str = "aws-load-balancer-controller";
-const SUBJECT: &str = "Deployment kube-system/aws-load-balancer-controller";
+pub(super) const SUBJECT: &str = "Deployment kube-system/aws-load-balancer-controller";
 
 /// A MAJOR.MINOR.PATCH version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -129,16 +129,15 @@ pub fn image_version(image: &str) -> Option<Version> {
 }
 
 /// The controller's Deployment, read; None when it is not installed.
-async fn read_controller(cx: &CheckContext<'_>) -> Result<Option<Deployment>, PhaseError> {
+pub(super) async fn read_controller(
+    cx: &CheckContext<'_>,
+) -> Result<Option<Deployment>, PhaseError> {
     let deployments: Api<Deployment> = Api::namespaced(cx.client.clone(), NAMESPACE);
     match deployments.get_opt(DEPLOYMENT).await {
         Ok(found) => Ok(found),
         Err(kube::Error::Api(status)) if status.code == 403 => Err(PhaseError::PermissionDenied(
             format!("get {SUBJECT} ({})", status.message),
         )),
-        Err(error) if crate::apply::applier::is_connection_error(&error) => {
-            Err(PhaseError::ClusterUnreachable(error.to_string()))
-        }
         Err(error) => Err(PhaseError::ClusterUnreachable(error.to_string())),
     }
 }
