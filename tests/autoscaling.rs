@@ -287,6 +287,8 @@ async fn an_autoscaler_that_cannot_read_its_metrics_fails_verify_and_doctor_with
     .await;
 
     let aws = AwsEmulator::start(AcmValidation::Immediate).await.unwrap();
+    // The cluster guard proves the apiserver is the environment's EKS cluster before verify reads.
+    aws.seed_platform().await.unwrap();
     let binaries = Binaries::locate().unwrap();
     let chart_dir = tempfile::tempdir().unwrap();
     prepare_chart_dir(&binaries, chart_dir.path()).unwrap();
