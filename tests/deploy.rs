@@ -483,11 +483,12 @@ async fn every_phase_comes_up_on_the_simulated_cluster_and_a_second_run_changes_
         .run_async()
         .await;
     verified.assert_code(0);
-    let junit_args = [&verify_args[..], &["--run", "junit"]].concat();
+    let junit_args = [&verify_args[..], &["--output", "junit"]].concat();
     let junit = tacos(&cluster.control_plane.kubeconfig, &aws)
         .args(junit_args)
         .run_async()
         .await;
+    junit.assert_code(0);
     assert!(
         junit.stdout.contains("<testsuite name=\"apps\"")
             && junit.stdout.contains("name=\"aws-irsa-roles-exist\"")
