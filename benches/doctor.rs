@@ -10,7 +10,7 @@ use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::json;
 use tacos_testenv::aws::AcmValidation;
 use tacos_testenv::charts::prepare_chart_dir;
-use tacos_testenv::{AwsEmulator, ControlPlane, ControlPlaneOptions};
+use tacos_testenv::{AwsEmulator, ControlPlane, ControlPlaneOptions, tacos_command};
 
 /// The cluster measured; `cargo test --all-targets` runs this bench too (without `--bench`), on a
 /// small cluster, to check that it works.
@@ -173,16 +173,12 @@ async fn write_cluster(client: &kube::Client, size: Size) {
 }
 
 fn tacos(kubeconfig: &Path, aws: &AwsEmulator, args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_tacos"));
-    command
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .arg("--kubeconfig")
-        .arg(kubeconfig)
-        .args(["--profile", ""])
+    tacos_command!()
+        .kubeconfig(kubeconfig)
+        .aws(aws)
+        .helm()
         .args(args)
-        .envs(aws.env())
-        .env("NO_COLOR", "1");
-    command
+        .command()
 }
 
 async fn run() {
@@ -229,12 +225,11 @@ async fn run() {
         ));
         runs.push(measure(
             "tacos verify --phase all",
-            tacos(
+            &mut tacos(
                 &plane.kubeconfig,
                 &aws,
                 &["verify", "--phase", "all", "--chart-dir", &chart_arg],
-            )
-            .env("TACOS_HELM", &plane.binaries.helm),
+            ),
         ));
     }
 

@@ -1,7 +1,5 @@
 //! Autoscaling on the simulated cluster: pod usage a test sets reaches the resource metrics API through metrics-server, the real HPA controller scales on it, and verify and doctor both fail an autoscaler that cannot read its metrics.
 
-use std::path::PathBuf;
-use std::process::Output;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::apps::v1::Deployment;
@@ -15,11 +13,7 @@ use tacos_testenv::charts::prepare_chart_dir;
 use tacos_testenv::metrics::{
     USAGE_CPU_ANNOTATION, USAGE_MEMORY_ANNOTATION, pod_metrics, wait_until_metrics_api_available,
 };
-use tacos_testenv::{AwsEmulator, Binaries, shared_simulated_cluster};
-
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use tacos_testenv::{AwsEmulator, Binaries, Run, shared_simulated_cluster, tacos_command};
 
 /// A Deployment of one pod using `usage_cpu`; `cpu_request` None leaves the container without requests.
 fn deployment(name: &str, cpu_request: Option<&str>, usage_cpu: &str) -> Deployment {
@@ -227,28 +221,14 @@ async fn an_autoscaler_whose_usage_rises_above_target_scales_up_within_its_sync_
     );
 }
 
-async fn tacos(kubeconfig: &std::path::Path, aws: &AwsEmulator, args: &[&str]) -> Output {
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_tacos"))
-        .current_dir(repo_root())
-        .arg("--kubeconfig")
-        .arg(kubeconfig)
-        .args(["--profile", ""])
+async fn tacos(kubeconfig: &std::path::Path, aws: &AwsEmulator, args: &[&str]) -> Run {
+    tacos_command!()
+        .kubeconfig(kubeconfig)
+        .aws(aws)
+        .helm()
         .args(args)
-        .envs(aws.env())
-        .env("TACOS_HELM", Binaries::locate().unwrap().helm)
-        .env_remove("TACOS_CHART_DIR")
-        .env("NO_COLOR", "1")
-        .output()
+        .run_async()
         .await
-        .expect("run tacos")
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "--- stdout\n{}\n--- stderr\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
 }
 
 #[tokio::test]
@@ -300,12 +280,12 @@ async fn an_autoscaler_that_cannot_read_its_metrics_fails_verify_and_doctor_with
         &["verify", "--phase", "apps", "--chart-dir", &chart_arg],
     )
     .await;
-    assert_eq!(verified.status.code(), Some(1), "{}", text(&verified));
-    let out = String::from_utf8_lossy(&verified.stdout);
-    let check = out
+    verified.assert_code(1);
+    let check = verified
+        .stdout
         .split("\n  ✗ ")
         .find(|part| part.starts_with("posture-hpa-scaling:"))
-        .unwrap_or_else(|| panic!("no failed posture-hpa-scaling check: {}", text(&verified)));
+        .unwrap_or_else(|| panic!("no failed posture-hpa-scaling check: {verified}"));
     assert!(
         check.contains("HorizontalPodAutoscaler tacos-app/blind: cannot read its metrics (FailedGetResourceMetric): ScalingActive=False (FailedGetResourceMetric:")
             && check.contains("missing request for cpu")
@@ -314,8 +294,7 @@ async fn an_autoscaler_that_cannot_read_its_metrics_fails_verify_and_doctor_with
     );
 
     let doctor = tacos(kubeconfig, &aws, &["doctor", "--output", "json"]).await;
-    let report: Value = serde_json::from_slice(&doctor.stdout)
-        .unwrap_or_else(|e| panic!("doctor JSON: {e}\n{}", text(&doctor)));
+    let report: Value = doctor.json();
     let found = report["diagnoses"].as_array().unwrap().iter().any(|d| {
         d["check"] == "autoscaler-limits"
             && d["subject"] == "HorizontalPodAutoscaler tacos-app/blind"
@@ -323,5 +302,5 @@ async fn an_autoscaler_that_cannot_read_its_metrics_fails_verify_and_doctor_with
                 .as_str()
                 .is_some_and(|e| e.starts_with("ScalingActive=False (FailedGetResourceMetric"))
     });
-    assert!(found, "doctor agrees with verify: {}", text(&doctor));
+    assert!(found, "doctor agrees with verify: {doctor}");
 }

@@ -1,75 +1,22 @@
 //! `tacos capacity` end to end: the real binary on this repository, its numbers checked against docs/scaling-strategy.md, the chart, exit codes.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
 use serde_json::Value;
-use tacos_testenv::Binaries;
+use tacos_testenv::{Run, tacos_command};
 
 const REPOSITORY: &str = env!("CARGO_MANIFEST_DIR");
 
-/// What one run of the binary did.
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
-            panic!(
-                "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
-                self.stdout, self.stderr
-            )
-        })
-    }
-}
-
-/// The helm testenv/install.sh builds; the tests fail with the install command when it is missing.
-fn helm() -> PathBuf {
-    let binaries = Binaries::locate().expect("the test environment's paths");
-    binaries
-        .require("helm", &binaries.helm)
-        .unwrap_or_else(|e| panic!("{e}"))
-        .to_path_buf()
-}
-
-/// Runs `tacos ARGS` at the repository root with the testenv helm, without colour.
+/// Runs `tacos ARGS` at the repository root with the testenv helm.
 fn tacos(args: &[&str]) -> Run {
-    tacos_with(args, &[("TACOS_HELM", helm().as_os_str().to_owned())])
-}
-
-fn tacos_with(args: &[&str], env: &[(&str, std::ffi::OsString)]) -> Run {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_tacos"));
-    command
-        .args(args)
-        .current_dir(REPOSITORY)
-        .env("NO_COLOR", "1")
-        .env_remove("TACOS_LOG")
-        .env_remove("TACOS_HELM");
-    for (key, value) in env {
-        command.env(key, value);
-    }
-    let output = command.output().expect("tacos runs");
-    let run = Run {
-        code: output.status.code().expect("tacos exits, not killed"),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    };
-    assert!(
-        !run.stderr.contains("panicked"),
-        "tacos panicked:\n{}",
-        run.stderr
-    );
-    run
+    tacos_command!().helm().args(args).run()
 }
 
 /// The capacity report for the default target, which must fit.
 fn report() -> Value {
     let run = tacos(&["capacity", "--output", "json"]);
-    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    run.assert_code(0);
     run.json()
 }
 
@@ -300,7 +247,7 @@ fn the_repository_fits_its_spike_with_nodes_and_cost_for_each_level() {
 #[test]
 fn human_output_has_the_tables_and_says_the_target_fits() {
     let run = tacos(&["capacity"]);
-    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    run.assert_code(0);
     for expected in [
         "gateway-api",
         "reservation-worker",
@@ -309,11 +256,7 @@ fn human_output_has_the_tables_and_says_the_target_fits() {
         "Redis connections per node",
         "65,000 RPS (50,000 + 30% headroom) fits.",
     ] {
-        assert!(
-            run.stdout.contains(expected),
-            "no {expected:?} in:\n{}",
-            run.stdout
-        );
+        run.assert_stdout_contains(expected);
     }
 }
 
@@ -331,7 +274,7 @@ fn line_of(file: &str, text: &str) -> u64 {
 fn a_target_beyond_the_autoscalers_exits_one_naming_the_values_line_to_change() {
     // 60,000 x 1.3 = 78,000 RPS at gateway-api; 110 x 600 = 66,000.
     let run = tacos(&["capacity", "--rps", "60000", "--output", "json"]);
-    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    run.assert_code(1);
     let report = run.json();
     assert_eq!(report["fits"], false);
     let finding = report["bottlenecks"]
@@ -365,7 +308,7 @@ fn the_chart_is_an_svg_with_replicas_and_both_costs_from_zero_to_the_spike() {
     let directory = tempfile::tempdir().unwrap();
     let path = directory.path().join("capacity.svg");
     let run = tacos(&["capacity", "--chart", path.to_str().unwrap()]);
-    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    run.assert_code(0);
     let svg = std::fs::read_to_string(&path).expect("the chart is written");
     assert!(svg.starts_with("<svg "), "{}", &svg[..svg.len().min(200)]);
     assert!(svg.trim_end().ends_with("</svg>"));
@@ -423,9 +366,12 @@ fn assert_tags_balance(svg: &str) {
 
 #[test]
 fn a_missing_helm_is_bad_input_with_what_to_do() {
-    let run = tacos_with(&["capacity"], &[("TACOS_HELM", "/nonexistent/helm".into())]);
-    assert_eq!(run.code, 2, "{}", run.stderr);
-    assert!(run.stderr.contains("TACOS_HELM"), "{}", run.stderr);
+    let run = tacos_command!()
+        .env("TACOS_HELM", "/nonexistent/helm")
+        .arg("capacity")
+        .run();
+    run.assert_code(2);
+    run.assert_stderr_contains("TACOS_HELM");
 }
 
 #[test]
@@ -438,22 +384,13 @@ fn an_environment_without_node_pools_is_bad_input_at_its_line() {
     let config = directory.path().join("tacos.yaml");
     std::fs::write(&config, without_pools).unwrap();
     let run = tacos(&["capacity", "--config", config.to_str().unwrap()]);
-    assert_eq!(run.code, 2, "{}\n{}", run.stdout, run.stderr);
-    assert!(
-        run.stderr
-            .contains("environments.prod.capacity.nodePools is not set"),
-        "{}",
-        run.stderr
-    );
+    run.assert_code(2);
+    run.assert_stderr_contains("environments.prod.capacity.nodePools is not set");
 }
 
 #[test]
 fn an_unknown_environment_is_bad_input() {
     let run = tacos(&["capacity", "--env", "staging"]);
-    assert_eq!(run.code, 2);
-    assert!(
-        run.stderr.contains("no environment named \"staging\""),
-        "{}",
-        run.stderr
-    );
+    run.assert_code(2);
+    run.assert_stderr_contains("no environment named \"staging\"");
 }

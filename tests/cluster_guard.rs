@@ -1,45 +1,27 @@
 //! The cluster guard as a user meets it: the real binary, a real apiserver whose service-account issuer is the one the AWS emulator reports for the environment's EKS cluster, and an emulator of another cluster.
 
 use std::path::{Path, PathBuf};
-use std::process::Output;
 
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::Api;
 use tacos_testenv::aws::{ACCOUNT_ID, AcmValidation, MOTO_SEED, REGION};
-use tacos_testenv::{AwsEmulator, Binaries, shared_control_plane};
+use tacos_testenv::{AwsEmulator, Run, shared_control_plane, tacos_command};
 
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
+/// tacos against `kubeconfig` with these AWS settings (the emulator's, or a test's own) and `--profile`.
 async fn tacos(
     kubeconfig: &Path,
     aws_env: Vec<(String, String)>,
     profile: &str,
     args: &[&str],
-) -> Output {
-    let binaries = Binaries::locate().unwrap();
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_tacos"))
-        .current_dir(repo_root())
-        .arg("--kubeconfig")
-        .arg(kubeconfig)
-        .args(["--profile", profile])
-        .args(args)
+) -> Run {
+    tacos_command!()
+        .kubeconfig(kubeconfig)
         .envs(aws_env)
-        .env("TACOS_HELM", &binaries.helm)
-        .env_remove("TACOS_CHART_DIR")
-        .env("NO_COLOR", "1")
-        .output()
+        .args(["--profile", profile])
+        .helm()
+        .args(args)
+        .run_async()
         .await
-        .expect("run tacos")
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "--- stdout\n{}\n--- stderr\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
 }
 
 async fn gateway_namespace_exists(client: &kube::Client) -> bool {
@@ -65,9 +47,9 @@ async fn a_cluster_whose_issuer_is_not_the_environments_is_refused_before_any_wr
         &["verify", "--phase", "gateway"][..],
         &["doctor"][..],
     ] {
-        let output = tacos(&plane.kubeconfig, other.env(), "", args).await;
-        let all = text(&output);
-        assert_eq!(output.status.code(), Some(2), "{args:?}: {all}");
+        let run = tacos(&plane.kubeconfig, other.env(), "", args).await;
+        run.assert_code(2);
+        let all = format!("{}{}", run.stdout, run.stderr);
         for named in [
             "kube context tacos-local",
             plane.server.as_str(),
@@ -91,20 +73,19 @@ async fn the_environments_cluster_passes_and_every_command_says_who_acts_on_what
     let plane = shared_control_plane();
     let aws = AwsEmulator::start(AcmValidation::Immediate).await.unwrap();
     aws.seed_platform().await.unwrap();
-    let output = tacos(
+    let run = tacos(
         &plane.kubeconfig,
         aws.env(),
         "",
         &["deploy", "--phase", "gateway", "--dry-run"],
     )
     .await;
-    let all = text(&output);
-    assert!(!all.contains("refusing to act"), "{all}");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    let line = stderr
+    assert!(!run.stderr.contains("refusing to act"), "{run}");
+    let line = run
+        .stderr
         .lines()
         .find(|l| l.starts_with("acting on "))
-        .unwrap_or_else(|| panic!("no start-of-command line: {all}"));
+        .unwrap_or_else(|| panic!("no start-of-command line: {run}"));
     for named in [
         "EKS cluster ticket-cluster",
         "account 137406935518",
@@ -194,21 +175,20 @@ async fn an_exec_plugin_kubeconfig_logs_in_with_the_profile_and_region_tacos_use
         "AWS_SHARED_CREDENTIALS_FILE".into(),
         dir.path().join("none").display().to_string(),
     ));
-    let output = tacos(
+    let run = tacos(
         &kubeconfig,
         env,
         "tacos-ci",
         &["verify", "--phase", "gateway"],
     )
     .await;
-    let all = text(&output);
-    assert!(!all.contains("refusing to act"), "{all}");
-    assert!(all.contains("kube context eks"), "{all}");
-    let recorded = std::fs::read_to_string(&seen).unwrap_or_else(|e| panic!("{e}: {all}"));
+    assert!(!run.stderr.contains("refusing to act"), "{run}");
+    run.assert_stderr_contains("kube context eks");
+    let recorded = std::fs::read_to_string(&seen).unwrap_or_else(|e| panic!("{e}: {run}"));
     assert_eq!(
         recorded.trim(),
         "AWS_PROFILE=tacos-ci AWS_REGION=ap-northeast-2",
-        "{all}"
+        "{run}"
     );
 }
 
@@ -217,9 +197,9 @@ async fn the_eks_token_is_a_presigned_sts_call_that_answers_with_the_caller() {
     let aws = AwsEmulator::start(AcmValidation::Immediate).await.unwrap();
     aws.seed_platform().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let output = tacos(&dir.path().join("unused"), aws.env(), "", &["eks-token"]).await;
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
-    let credential: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let run = tacos(&dir.path().join("unused"), aws.env(), "", &["eks-token"]).await;
+    run.assert_code(0);
+    let credential = run.json();
     assert_eq!(credential["kind"], "ExecCredential");
     assert!(
         credential["status"]["expirationTimestamp"]

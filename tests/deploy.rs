@@ -1,7 +1,6 @@
 //! `tacos deploy` as a user runs it: the real binary against a real apiserver and the AWS emulator.
 
 use std::path::{Path, PathBuf};
-use std::process::Output;
 use std::sync::Arc;
 
 use k8s_openapi::api::apps::v1::Deployment;
@@ -12,52 +11,17 @@ use tacos_testenv::aws_network::RedisIngress;
 use tacos_testenv::charts::prepare_chart_dir;
 use tacos_testenv::players::{Players, install_load_balancer_controller};
 use tacos_testenv::{
-    AwsEmulator, Binaries, ControlPlaneOptions, FakeNode, SimulatedCluster, shared_control_plane,
+    AwsEmulator, Binaries, ControlPlaneOptions, FakeNode, Run, SimulatedCluster, TacosCommand,
+    shared_control_plane, tacos_command,
 };
 
 fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Runs `tacos` with the emulator's environment and the given kubeconfig.
-async fn tacos(kubeconfig: &Path, aws: &AwsEmulator, args: &[&str]) -> Output {
-    tacos_in(&repo_root(), kubeconfig, aws, args).await
-}
-
-/// tacos run in `repo` (a copy of the repository's tree, or the repository itself).
-async fn tacos_in(repo: &Path, kubeconfig: &Path, aws: &AwsEmulator, args: &[&str]) -> Output {
-    tacos_with_aws_env(repo, kubeconfig, aws.env(), args).await
-}
-
-/// tacos run in `repo` with `aws_env` as its AWS environment (endpoint, credentials, region).
-async fn tacos_with_aws_env(
-    repo: &Path,
-    kubeconfig: &Path,
-    aws_env: Vec<(String, String)>,
-    args: &[&str],
-) -> Output {
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_tacos"));
-    command
-        .current_dir(repo)
-        .arg("--kubeconfig")
-        .arg(kubeconfig)
-        .args(["--profile", ""])
-        .args(args)
-        .envs(aws_env);
-    let binaries = Binaries::locate().unwrap();
-    command
-        .env("TACOS_HELM", &binaries.helm)
-        .env_remove("TACOS_CHART_DIR")
-        .env("NO_COLOR", "1");
-    command.output().await.expect("run tacos")
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "--- stdout\n{}\n--- stderr\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
+/// tacos at the repository root on `kubeconfig`'s cluster, with the emulator's AWS and the testenv helm.
+fn tacos(kubeconfig: &Path, aws: &AwsEmulator) -> TacosCommand {
+    tacos_command!().kubeconfig(kubeconfig).aws(aws).helm()
 }
 
 /// Applies every object of a YAML file as the test's own field manager (what `kubectl apply` would do).
@@ -94,14 +58,14 @@ async fn pending_certificate_stops_the_gateway_phase_before_anything_is_applied(
     let plane = shared_control_plane();
     let aws = AwsEmulator::start(AcmValidation::Pending).await.unwrap();
     aws.seed_platform().await.unwrap();
-    let output = tacos(&plane.kubeconfig, &aws, &["deploy", "--phase", "gateway"]).await;
-    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
-    let all = text(&output);
-    assert!(
-        all.contains("✗ aws-acm-certificate-issued") && all.contains("PENDING_VALIDATION"),
-        "{all}"
-    );
-    assert!(all.contains("nothing was applied"), "{all}");
+    let run = tacos(&plane.kubeconfig, &aws)
+        .args(["deploy", "--phase", "gateway"])
+        .run_async()
+        .await;
+    run.assert_code(1);
+    run.assert_output_contains("✗ aws-acm-certificate-issued");
+    run.assert_output_contains("PENDING_VALIDATION");
+    run.assert_output_contains("nothing was applied");
     assert!(
         !gateway_namespace_exists(&plane.client().await.unwrap()).await,
         "no object of the phase was applied"
@@ -116,18 +80,15 @@ async fn missing_eks_cluster_is_reported_with_account_and_region() {
         .await
         .unwrap();
     aws.seed_hosted_zone("traffictacos.store").await.unwrap();
-    let output = tacos(&plane.kubeconfig, &aws, &["deploy", "--phase", "gateway"]).await;
+    let run = tacos(&plane.kubeconfig, &aws)
+        .args(["deploy", "--phase", "gateway"])
+        .run_async()
+        .await;
     // The cluster guard cannot prove the kube connection is a cluster EKS does not have: refused.
-    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
-    let all = text(&output);
-    assert!(
-        all.contains("EKS cluster ticket-cluster does not exist"),
-        "{all}"
-    );
-    assert!(
-        all.contains("account 137406935518") && all.contains("region ap-northeast-2"),
-        "{all}"
-    );
+    run.assert_code(2);
+    run.assert_output_contains("EKS cluster ticket-cluster does not exist");
+    run.assert_output_contains("account 137406935518");
+    run.assert_output_contains("region ap-northeast-2");
     assert!(!gateway_namespace_exists(&plane.client().await.unwrap()).await);
 }
 
@@ -151,23 +112,17 @@ async fn certificate_that_misses_a_listener_hostname_stops_the_phase() {
         );
     std::fs::write(config.path(), tacos_yaml).unwrap();
     let config_arg = config.path().display().to_string();
-    let output = tacos(
-        &plane.kubeconfig,
-        &aws,
-        &["deploy", "--phase", "gateway", "--config", &config_arg],
-    )
-    .await;
-    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
-    let all = text(&output);
-    assert!(
-        all.contains("does not cover listener hostname api.traffictacos.store"),
-        "{all}"
-    );
+    let run = tacos(&plane.kubeconfig, &aws)
+        .args(["deploy", "--phase", "gateway", "--config", &config_arg])
+        .run_async()
+        .await;
+    run.assert_code(1);
+    run.assert_output_contains("does not cover listener hostname api.traffictacos.store");
 }
 
 /// The apps phase stopped at its preflight: it says so and the app namespace was never created.
-async fn assert_apps_not_applied(all: &str, client: kube::Client) {
-    assert!(all.contains("nothing was applied"), "{all}");
+async fn assert_apps_not_applied(run: &Run, client: kube::Client) {
+    run.assert_output_contains("nothing was applied");
     let namespaces: Api<Namespace> = Api::all(client);
     assert!(namespaces.get_opt("tacos-app").await.unwrap().is_none());
 }
@@ -196,29 +151,21 @@ async fn a_missing_irsa_role_stops_the_apps_phase_before_anything_is_applied() {
     )
     .await
     .unwrap();
-    let output = tacos(
-        &plane.kubeconfig,
-        &aws,
-        &["deploy", "--phase", "apps", "--skip-deps"],
-    )
-    .await;
-    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
-    let all = text(&output);
-    assert!(all.contains("✗ aws-irsa-roles-exist"), "{all}");
+    let run = tacos(&plane.kubeconfig, &aws)
+        .args(["deploy", "--phase", "apps", "--skip-deps"])
+        .run_async()
+        .await;
+    run.assert_code(1);
+    run.assert_output_contains("✗ aws-irsa-roles-exist");
+    run.assert_output_contains("IAM role traffic-tacos-inventory-api-sa-role does not exist");
+    run.assert_output_contains("account 137406935518");
+    run.assert_output_contains("does not trust system:serviceaccount:tacos-app:reservation-worker");
     assert!(
-        all.contains("IAM role traffic-tacos-inventory-api-sa-role does not exist")
-            && all.contains("account 137406935518"),
-        "{all}"
+        !run.transcript()
+            .contains("traffic-tacos-gateway-api-sa-role"),
+        "roles that exist and trust their ServiceAccount are not findings: {run}"
     );
-    assert!(
-        all.contains("does not trust system:serviceaccount:tacos-app:reservation-worker"),
-        "{all}"
-    );
-    assert!(
-        !all.contains("traffic-tacos-gateway-api-sa-role"),
-        "roles that exist and trust their ServiceAccount are not findings: {all}"
-    );
-    assert_apps_not_applied(&all, plane.client().await.unwrap()).await;
+    assert_apps_not_applied(&run, plane.client().await.unwrap()).await;
 }
 
 /// A copy of the repository's GitOps tree and tacos.yaml in `dir`, with `from` replaced by `to`
@@ -276,29 +223,22 @@ async fn a_cache_that_shuts_out_the_cluster_stops_the_apps_phase_before_anything
         "clustercfg.traffic-tacos-redis.xxxxxx.apn2.cache.amazonaws.com",
         &redis.configuration_endpoint,
     );
-    let output = tacos_in(
-        repo.path(),
-        &plane.kubeconfig,
-        &aws,
-        &["deploy", "--phase", "apps", "--skip-deps"],
-    )
-    .await;
-    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
-    let all = text(&output);
-    assert!(all.contains("✔ aws-irsa-roles-exist"), "{all}");
-    assert!(all.contains("✗ aws-cache-admits-cluster"), "{all}");
-    assert!(
-        all.contains(&format!("{}'s security group", redis.replication_group_id))
-            && all.contains(&redis.security_group_id)
-            && all.contains("does not admit TCP 6379")
-            && all.contains("Deployment tacos-app/gateway-api (env REDIS_ADDRESS"),
-        "names the cache, its group, the port and who calls it: {all}"
-    );
-    assert!(
-        all.contains("aws ec2 authorize-security-group-ingress"),
-        "the fix is the command: {all}"
-    );
-    assert_apps_not_applied(&all, plane.client().await.unwrap()).await;
+    let run = tacos(&plane.kubeconfig, &aws)
+        .current_dir(repo.path())
+        .args(["deploy", "--phase", "apps", "--skip-deps"])
+        .run_async()
+        .await;
+    run.assert_code(1);
+    run.assert_output_contains("✔ aws-irsa-roles-exist");
+    run.assert_output_contains("✗ aws-cache-admits-cluster");
+    // It names the cache, its group, the port and who calls it.
+    run.assert_output_contains(&format!("{}'s security group", redis.replication_group_id));
+    run.assert_output_contains(&redis.security_group_id);
+    run.assert_output_contains("does not admit TCP 6379");
+    run.assert_output_contains("Deployment tacos-app/gateway-api (env REDIS_ADDRESS");
+    // The fix is the command.
+    run.assert_output_contains("aws ec2 authorize-security-group-ingress");
+    assert_apps_not_applied(&run, plane.client().await.unwrap()).await;
 }
 
 #[tokio::test]
@@ -316,19 +256,8 @@ async fn ctrl_c_while_waiting_stops_cleanly_and_lists_what_was_applied() {
         .create(&Default::default(), &argocd)
         .await
         .unwrap();
-    let binaries = Binaries::locate().unwrap();
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_tacos"));
-    command
-        .current_dir(repo_root())
-        .arg("--kubeconfig")
-        .arg(&plane.kubeconfig)
-        .args(["--profile", "", "deploy", "--phase", "apps", "--skip-deps"])
-        .envs(aws.env())
-        .env("TACOS_HELM", &binaries.helm)
-        .env("NO_COLOR", "1")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let mut child = command.spawn().unwrap();
+    let deploy = tacos(&plane.kubeconfig, &aws).args(["deploy", "--phase", "apps", "--skip-deps"]);
+    let mut child = deploy.spawn();
     let stdout = child.stdout.take().unwrap();
     let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stdout));
     let mut seen = String::new();
@@ -362,14 +291,11 @@ async fn ctrl_c_while_waiting_stops_cleanly_and_lists_what_was_applied() {
         .await
         .expect("tacos stops within 30 s of Ctrl-C")
         .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(130), "{seen}\n{stderr}");
-    assert!(
-        stderr.contains("interrupted in phase apps")
-            && stderr.contains("namespace tacos-app (created)")
-            && stderr.contains("re-run the same command to converge"),
-        "{stderr}"
-    );
+    let run = Run::new(deploy.display(), output);
+    assert_eq!(run.code, 130, "stdout read before the Ctrl-C:\n{seen}{run}");
+    run.assert_stderr_contains("interrupted in phase apps");
+    run.assert_stderr_contains("namespace tacos-app (created)");
+    run.assert_stderr_contains("re-run the same command to converge");
     assert!(
         namespaces.get_opt("tacos-app").await.unwrap().is_some(),
         "what was applied before the stop stays applied"
@@ -382,47 +308,35 @@ async fn credentials_of_another_account_are_refused_before_any_check() {
     let aws = AwsEmulator::start_for_account(AcmValidation::Immediate, "111122223333")
         .await
         .unwrap();
-    let output = tacos(&plane.kubeconfig, &aws, &["deploy", "--phase", "gateway"]).await;
-    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.contains("111122223333")
-            && stderr.contains("137406935518")
-            && stderr.contains("ap-northeast-2"),
-        "{stderr}"
-    );
+    let run = tacos(&plane.kubeconfig, &aws)
+        .args(["deploy", "--phase", "gateway"])
+        .run_async()
+        .await;
+    run.assert_code(2);
+    run.assert_stderr_contains("111122223333");
+    run.assert_stderr_contains("137406935518");
+    run.assert_stderr_contains("ap-northeast-2");
     assert!(!gateway_namespace_exists(&plane.client().await.unwrap()).await);
 }
 
 #[tokio::test]
 async fn unreachable_aws_exits_3_naming_the_account_and_region_and_applies_nothing() {
     let plane = shared_control_plane();
-    // Port 1 (tcpmux) is privileged and served by nothing here: connections are refused at once,
-    // where a free port could be taken by another test's emulator in the meantime.
-    let port = 1;
     for args in [
         &["deploy", "--phase", "gateway"][..],
         &["verify", "--phase", "gateway"][..],
     ] {
-        let aws_env = [
-            ("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{port}")),
-            ("AWS_ACCESS_KEY_ID", "testing".into()),
-            ("AWS_SECRET_ACCESS_KEY", "testing".into()),
-            ("AWS_REGION", "ap-northeast-2".into()),
-            ("AWS_EC2_METADATA_DISABLED", "true".into()),
-        ]
-        .map(|(key, value)| (key.to_string(), value))
-        .to_vec();
-        let output = tacos_with_aws_env(&repo_root(), &plane.kubeconfig, aws_env, args).await;
-        assert_eq!(output.status.code(), Some(3), "{args:?}: {}", text(&output));
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(
-            stderr.contains("cannot reach AWS")
-                && stderr.contains("137406935518")
-                && stderr.contains("ap-northeast-2"),
-            "{args:?}: {stderr}"
-        );
-        assert!(!stderr.contains("panicked"), "{stderr}");
+        let run = tacos_command!()
+            .kubeconfig(&plane.kubeconfig)
+            .aws_unreachable()
+            .helm()
+            .args(args)
+            .run_async()
+            .await;
+        run.assert_code(3);
+        run.assert_stderr_contains("cannot reach AWS");
+        run.assert_stderr_contains("137406935518");
+        run.assert_stderr_contains("ap-northeast-2");
     }
     assert!(!gateway_namespace_exists(&plane.client().await.unwrap()).await);
 }
@@ -434,31 +348,27 @@ async fn unreachable_cluster_exits_3_and_a_broken_kubeconfig_exits_2() {
     let port = tacos_testenv::free_port().unwrap();
     let dead = dir.path().join("dead");
     std::fs::write(&dead, format!("apiVersion: v1\nkind: Config\nclusters: [{{name: c, cluster: {{server: 'https://127.0.0.1:{port}', insecure-skip-tls-verify: true}}}}]\nusers: [{{name: u, user: {{token: t}}}}]\ncontexts: [{{name: c, context: {{cluster: c, user: u}}}}]\ncurrent-context: c\n")).unwrap();
-    let output = tacos(&dead, &aws, &["deploy", "--phase", "apps"]).await;
-    assert_eq!(output.status.code(), Some(3), "{}", text(&output));
-    assert!(
-        String::from_utf8_lossy(&output.stderr).contains(&format!("127.0.0.1:{port}")),
-        "{}",
-        text(&output)
-    );
+    let run = tacos(&dead, &aws)
+        .args(["deploy", "--phase", "apps"])
+        .run_async()
+        .await;
+    run.assert_code(3);
+    run.assert_stderr_contains(&format!("127.0.0.1:{port}"));
     for read_only in [&["verify"][..], &["doctor"][..]] {
-        let output = tacos(&dead, &aws, read_only).await;
-        assert_eq!(
-            output.status.code(),
-            Some(3),
-            "{read_only:?}: {}",
-            text(&output)
-        );
+        tacos(&dead, &aws)
+            .args(read_only)
+            .run_async()
+            .await
+            .assert_code(3);
     }
     let broken = dir.path().join("broken");
     std::fs::write(&broken, "clusters: [not, a, kubeconfig\n").unwrap();
-    let output = tacos(&broken, &aws, &["deploy", "--phase", "apps"]).await;
-    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
-    assert!(
-        String::from_utf8_lossy(&output.stderr).contains("kubeconfig"),
-        "{}",
-        text(&output)
-    );
+    let run = tacos(&broken, &aws)
+        .args(["deploy", "--phase", "apps"])
+        .run_async()
+        .await;
+    run.assert_code(2);
+    run.assert_stderr_contains("kubeconfig");
 }
 
 #[tokio::test]
@@ -500,19 +410,19 @@ async fn every_phase_comes_up_on_the_simulated_cluster_and_a_second_run_changes_
         "3m",
     ];
 
-    let first = tacos(&cluster.control_plane.kubeconfig, &aws, &args).await;
-    assert_eq!(first.status.code(), Some(0), "{}", text(&first));
-    let first_out = String::from_utf8_lossy(&first.stdout);
+    let first = tacos(&cluster.control_plane.kubeconfig, &aws)
+        .args(args)
+        .run_async()
+        .await;
+    first.assert_code(0);
     for phase in ["gateway", "argocd", "apps", "monitoring"] {
         assert!(
-            first_out.contains(&format!("✔ {phase} is up in")),
-            "{phase}: {first_out}"
+            first.stdout.contains(&format!("✔ {phase} is up in")),
+            "{phase}: {first}"
         );
     }
-    assert!(
-        first_out.contains("✔ aws-alb-exists") && first_out.contains("✔ aws-route53-alias"),
-        "{first_out}"
-    );
+    first.assert_stdout_contains("✔ aws-alb-exists");
+    first.assert_stdout_contains("✔ aws-route53-alias");
     // The tree writes ${ACM_CERTIFICATE_ARN}; what was applied is the ARN of the certificate the
     // emulator holds for the domain.
     let issued = aws_sdk_acm::Client::new(&aws.sdk_config().await)
@@ -578,32 +488,41 @@ async fn every_phase_comes_up_on_the_simulated_cluster_and_a_second_run_changes_
         );
     }
 
-    let second = tacos(&cluster.control_plane.kubeconfig, &aws, &args).await;
-    assert_eq!(second.status.code(), Some(0), "{}", text(&second));
-    let second_out = String::from_utf8_lossy(&second.stdout);
+    let second = tacos(&cluster.control_plane.kubeconfig, &aws)
+        .args(args)
+        .run_async()
+        .await;
+    second.assert_code(0);
     assert_eq!(
-        second_out.matches("(no changes,").count(),
+        second.stdout.matches("(no changes,").count(),
         4,
-        "every phase reports no changes: {second_out}"
+        "every phase reports no changes: {second}"
     );
     assert!(
-        !second_out
+        !second
+            .stdout
             .lines()
             .any(|l| l.ends_with(" created") || l.ends_with(" configured")),
-        "nothing is written: {second_out}"
+        "nothing is written: {second}"
     );
 
     let verify_args = ["verify", "--phase", "all", "--chart-dir", &chart_arg];
-    let verified = tacos(&cluster.control_plane.kubeconfig, &aws, &verify_args).await;
-    assert_eq!(verified.status.code(), Some(0), "{}", text(&verified));
+    let verified = tacos(&cluster.control_plane.kubeconfig, &aws)
+        .args(verify_args)
+        .run_async()
+        .await;
+    verified.assert_code(0);
     let junit_args = [&verify_args[..], &["--output", "junit"]].concat();
-    let junit = tacos(&cluster.control_plane.kubeconfig, &aws, &junit_args).await;
-    let junit_out = String::from_utf8_lossy(&junit.stdout);
+    let junit = tacos(&cluster.control_plane.kubeconfig, &aws)
+        .args(junit_args)
+        .run_async()
+        .await;
+    junit.assert_code(0);
     assert!(
-        junit_out.contains("<testsuite name=\"apps\"")
-            && junit_out.contains("name=\"aws-irsa-roles-exist\"")
-            && !junit_out.contains("<failure"),
-        "{junit_out}"
+        junit.stdout.contains("<testsuite name=\"apps\"")
+            && junit.stdout.contains("name=\"aws-irsa-roles-exist\"")
+            && !junit.stdout.contains("<failure"),
+        "{junit}"
     );
 
     // The read-only identity the repo ships is enough for verify; a role without one permission
@@ -618,8 +537,11 @@ async fn every_phase_comes_up_on_the_simulated_cluster_and_a_second_run_changes_
         &["--as", "system:serviceaccount:tacos-system:tacos-verify"],
     ]
     .concat();
-    let read_only = tacos(&cluster.control_plane.kubeconfig, &aws, &as_verify).await;
-    assert_eq!(read_only.status.code(), Some(0), "{}", text(&read_only));
+    let read_only = tacos(&cluster.control_plane.kubeconfig, &aws)
+        .args(as_verify)
+        .run_async()
+        .await;
+    read_only.assert_code(0);
     let narrow = std::fs::read_to_string(repo_root().join("manifests/access/tacos-verify.yaml"))
         .unwrap()
         .replace("name: tacos-verify", "name: tacos-verify-narrow")
@@ -635,28 +557,26 @@ async fn every_phase_comes_up_on_the_simulated_cluster_and_a_second_run_changes_
         ],
     ]
     .concat();
-    let denied = tacos(&cluster.control_plane.kubeconfig, &aws, &as_narrow).await;
-    assert_eq!(denied.status.code(), Some(1), "{}", text(&denied));
-    let denied_out = String::from_utf8_lossy(&denied.stdout);
-    assert!(
-        denied_out.contains("✗ verify-permission")
-            && denied_out
-                .contains("permission denied for get NetworkPolicy tacos-app/default-deny-all"),
-        "{denied_out}"
+    let denied = tacos(&cluster.control_plane.kubeconfig, &aws)
+        .args(as_narrow)
+        .run_async()
+        .await;
+    denied.assert_code(1);
+    denied.assert_stdout_contains("✗ verify-permission");
+    denied.assert_stdout_contains(
+        "permission denied for get NetworkPolicy tacos-app/default-deny-all",
     );
     assert!(
-        !denied_out.contains("missing from the cluster"),
-        "{denied_out}"
+        !denied.stdout.contains("missing from the cluster"),
+        "{denied}"
     );
 
     let diff_args = ["diff", "--phase", "all", "--chart-dir", &chart_arg];
-    let clean = tacos(&cluster.control_plane.kubeconfig, &aws, &diff_args).await;
-    assert_eq!(
-        clean.status.code(),
-        Some(0),
-        "diff after deploy: no changes\n{}",
-        text(&clean)
-    );
+    let clean = tacos(&cluster.control_plane.kubeconfig, &aws)
+        .args(diff_args)
+        .run_async()
+        .await;
+    assert_eq!(clean.code, 0, "diff after deploy: no changes\n{clean}");
     let namespaces: Api<Namespace> = Api::all(client.clone());
     let drift = serde_json::json!({"metadata": {"labels": {"cost-center": "someone-else"}}});
     namespaces
@@ -667,19 +587,13 @@ async fn every_phase_comes_up_on_the_simulated_cluster_and_a_second_run_changes_
         )
         .await
         .unwrap();
-    let drifted = tacos(&cluster.control_plane.kubeconfig, &aws, &diff_args).await;
-    assert_eq!(
-        drifted.status.code(),
-        Some(1),
-        "diff sees the drift\n{}",
-        text(&drifted)
-    );
-    let drifted_out = String::from_utf8_lossy(&drifted.stdout);
-    assert!(
-        drifted_out.contains("~ Namespace gateway")
-            && drifted_out.contains("/metadata/labels/cost-center: someone-else -> "),
-        "{drifted_out}"
-    );
+    let drifted = tacos(&cluster.control_plane.kubeconfig, &aws)
+        .args(diff_args)
+        .run_async()
+        .await;
+    assert_eq!(drifted.code, 1, "diff sees the drift\n{drifted}");
+    drifted.assert_stdout_contains("~ Namespace gateway");
+    drifted.assert_stdout_contains("/metadata/labels/cost-center: someone-else -> ");
 
     // A field tacos manages, changed by hand: verify names the field and who changed it.
     let hand_edit = serde_json::json!({"metadata": {"labels": {"team": "someone-else"}}});
@@ -694,16 +608,15 @@ async fn every_phase_comes_up_on_the_simulated_cluster_and_a_second_run_changes_
         )
         .await
         .unwrap();
-    let edited = tacos(&cluster.control_plane.kubeconfig, &aws, &verify_args).await;
-    assert_eq!(edited.status.code(), Some(1), "{}", text(&edited));
-    let edited_out = String::from_utf8_lossy(&edited.stdout);
-    assert!(
-        edited_out.contains("✗ verify-matches-tree")
-            && edited_out.contains("Namespace tacos-app")
-            && edited_out.contains("/metadata/labels/team")
-            && edited_out.contains("kubectl-edit"),
-        "{edited_out}"
-    );
+    let edited = tacos(&cluster.control_plane.kubeconfig, &aws)
+        .args(verify_args)
+        .run_async()
+        .await;
+    edited.assert_code(1);
+    edited.assert_stdout_contains("✗ verify-matches-tree");
+    edited.assert_stdout_contains("Namespace tacos-app");
+    edited.assert_stdout_contains("/metadata/labels/team");
+    edited.assert_stdout_contains("kubectl-edit");
     players.abort();
 }
 
@@ -769,14 +682,14 @@ async fn a_load_balancer_controller_without_alb_gateway_api_stops_the_gateway_ph
         ),
     ] {
         run_load_balancer_controller_as(&client, &image(tag), args).await;
-        let output = tacos(&plane.kubeconfig, &aws, &["deploy", "--phase", "gateway"]).await;
-        let all = text(&output);
-        assert_eq!(output.status.code(), Some(1), "{tag}: {all}");
-        assert!(
-            all.contains("✗ cluster-aws-lbc-gateway-api") && all.contains(expected),
-            "{tag}: {all}"
-        );
-        assert!(all.contains("nothing was applied"), "{tag}: {all}");
+        let run = tacos(&plane.kubeconfig, &aws)
+            .args(["deploy", "--phase", "gateway"])
+            .run_async()
+            .await;
+        run.assert_code(1);
+        run.assert_output_contains("✗ cluster-aws-lbc-gateway-api");
+        run.assert_output_contains(expected);
+        run.assert_output_contains("nothing was applied");
         assert!(
             !gateway_namespace_exists(&client).await,
             "{tag}: nothing applied"

@@ -1,7 +1,6 @@
 //! `tacos doctor` as on-call runs it: incidents recreated on a real apiserver (the harness plays the kubelets and controllers by writing status and events), and the AWS side against the emulator.
 
 use std::path::{Path, PathBuf};
-use std::process::Output;
 
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
 use k8s_openapi::api::core::v1::{Event, Namespace, Pod, ResourceQuota};
@@ -10,7 +9,9 @@ use kube::core::{ApiResource, DynamicObject, GroupVersionKind};
 use serde_json::{Value, json};
 use tacos_testenv::aws::AcmValidation;
 use tacos_testenv::aws_network::RedisIngress;
-use tacos_testenv::{AwsEmulator, ControlPlane, ControlPlaneOptions, FakeNode, SimulatedCluster};
+use tacos_testenv::{
+    AwsEmulator, ControlPlane, ControlPlaneOptions, FakeNode, Run, SimulatedCluster, tacos_command,
+};
 
 fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -133,63 +134,38 @@ fn complete_status(value: &mut Value) {
     }
 }
 
-async fn doctor(kubeconfig: &Path, aws: Option<&AwsEmulator>, args: &[&str]) -> Output {
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_tacos"));
-    command
-        .current_dir(repo_root())
-        .arg("--kubeconfig")
-        .arg(kubeconfig)
-        .args(["--profile", "", "doctor"])
-        .args(args)
-        .env("NO_COLOR", "1");
-    match aws {
-        Some(aws) => {
-            command.envs(aws.env());
-        }
-        None => {
-            // No credentials at all: the cluster half must still work.
-            command
-                .env("AWS_ENDPOINT_URL", "http://127.0.0.1:1")
-                .env("AWS_ACCESS_KEY_ID", "none")
-                .env("AWS_SECRET_ACCESS_KEY", "none")
-                .env("AWS_MAX_ATTEMPTS", "1");
-        }
-    }
-    command.output().await.expect("run tacos doctor")
+/// `tacos doctor ARGS` at the repository root, with the emulator's AWS or, without one, an AWS
+/// that refuses every connection (the cluster half must still work).
+async fn doctor(kubeconfig: &Path, aws: Option<&AwsEmulator>, args: &[&str]) -> Run {
+    let command = tacos_command!().kubeconfig(kubeconfig);
+    let command = match aws {
+        Some(aws) => command.aws(aws),
+        None => command.aws_unreachable(),
+    };
+    command.arg("doctor").args(args).run_async().await
 }
 
-fn text(output: &Output) -> String {
-    format!(
-        "--- stdout\n{}\n--- stderr\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
-
-fn diagnoses(output: &Output) -> Vec<Value> {
-    let report: Value = serde_json::from_slice(&output.stdout)
-        .unwrap_or_else(|e| panic!("doctor JSON: {e}\n{}", text(output)));
-    report["diagnoses"].as_array().cloned().unwrap_or_default()
+fn diagnoses(run: &Run) -> Vec<Value> {
+    run.json()["diagnoses"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
 }
 
 #[tokio::test]
 async fn a_healthy_cluster_has_no_root_causes_even_without_aws() {
     let plane = control_plane().await;
     play(&plane.client().await.unwrap(), &healthy_cluster()).await;
-    let output = doctor(&plane.kubeconfig, None, &[]).await;
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    let run = doctor(&plane.kubeconfig, None, &[]).await;
+    run.assert_code(0);
+    run.assert_stdout_contains("✔ node agents (DaemonSets) run on every node whose pods need them");
+    assert!(!run.stdout.contains("✗"), "{run}");
+    run.assert_stdout_contains("AWS checks skipped");
     assert!(
-        stdout.contains("✔ node agents (DaemonSets) run on every node whose pods need them"),
-        "{stdout}"
+        run.stdout.contains("- the ACM certificate is ISSUED, covers the Gateway hostnames and is not near expiry (skipped)"),
+        "checks that did not run are not shown as passed: {run}"
     );
-    assert!(!stdout.contains("✗"), "{stdout}");
-    assert!(stdout.contains("AWS checks skipped"), "{stdout}");
-    assert!(
-        stdout.contains("- the ACM certificate is ISSUED, covers the Gateway hostnames and is not near expiry (skipped)"),
-        "checks that did not run are not shown as passed: {stdout}"
-    );
-    assert!(stdout.contains("0 root cause(s)"), "{stdout}");
+    run.assert_stdout_contains("0 root cause(s)");
 }
 
 #[tokio::test]
@@ -247,9 +223,9 @@ async fn a_csi_provider_missing_on_the_spot_node_is_one_root_cause_with_the_gate
         events.create(&PostParams::default(), &event).await.unwrap();
     }
 
-    let output = doctor(&plane.kubeconfig, None, &["--output", "json"]).await;
-    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
-    let found = diagnoses(&output);
+    let run = doctor(&plane.kubeconfig, None, &["--output", "json"]).await;
+    run.assert_code(1);
+    let found = diagnoses(&run);
     let agent: Vec<&Value> = found
         .iter()
         .filter(|d| d["check"] == "node-agent-missing")
@@ -326,24 +302,24 @@ async fn crash_looping_and_image_pull_failures_are_named_with_their_evidence() {
         )
         .await
         .unwrap();
-    let output = doctor(&plane.kubeconfig, None, &[]).await;
-    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        stdout.contains("CrashLoopBackOff") && stdout.contains("137"),
-        "{stdout}"
+    let run = doctor(&plane.kubeconfig, None, &[]).await;
+    run.assert_code(1);
+    run.assert_stdout_contains("CrashLoopBackOff");
+    run.assert_stdout_contains("137");
+    run.assert_stdout_contains(
+        "cannot be pulled from 123456789012.dkr.ecr.ap-northeast-2.amazonaws.com",
     );
-    assert!(
-        stdout.contains("cannot be pulled from 123456789012.dkr.ecr.ap-northeast-2.amazonaws.com"),
-        "{stdout}"
-    );
-    let first_cause = stdout
+    let first_cause = run
+        .stdout
         .lines()
         .position(|l| l.starts_with("✗"))
         .expect("a failing check");
     assert!(
-        stdout.lines().skip(first_cause).any(|l| l.contains("fix:")),
-        "each cause comes with its fix: {stdout}"
+        run.stdout
+            .lines()
+            .skip(first_cause)
+            .any(|l| l.contains("fix:")),
+        "each cause comes with its fix: {run}"
     );
 }
 
@@ -366,9 +342,9 @@ async fn a_cache_whose_security_group_shuts_out_the_cluster_is_found_through_aws
     );
     play(&client, &cluster).await;
 
-    let output = doctor(&plane.kubeconfig, Some(&aws), &["--output", "json"]).await;
-    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
-    let found = diagnoses(&output);
+    let run = doctor(&plane.kubeconfig, Some(&aws), &["--output", "json"]).await;
+    run.assert_code(1);
+    let found = diagnoses(&run);
     let cache: Vec<&Value> = found
         .iter()
         .filter(|d| d["check"] == "aws-cache-admits-cluster")
@@ -414,9 +390,9 @@ async fn a_pending_certificate_and_a_record_pointing_elsewhere_are_edge_root_cau
         "hostname: api.traffictacos.store",
     );
     play(&client, &cluster).await;
-    let output = doctor(&plane.kubeconfig, Some(&aws), &["--output", "json"]).await;
-    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
-    let found = diagnoses(&output);
+    let run = doctor(&plane.kubeconfig, Some(&aws), &["--output", "json"]).await;
+    run.assert_code(1);
+    let found = diagnoses(&run);
     assert!(
         found.iter().any(|d| d["check"] == "aws-edge-certificate"
             && d["cause"].as_str().unwrap().contains("PENDING_VALIDATION")),
@@ -504,14 +480,13 @@ async fn an_exhausted_quota_named_under_the_pods_check_is_no_pass_of_the_quota_c
 
     let kubeconfig = &cluster.control_plane.kubeconfig;
     let output = doctor(kubeconfig, None, &[]).await;
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stdout = &output.stdout;
     let quota_subject = format!("ResourceQuota {namespace}/lowered-by-hand");
     assert!(
         stdout.contains(&format!(
             "it cannot create pods: {quota_subject} is exhausted"
         )),
-        "the pods check names the quota: {}",
-        text(&output)
+        "the pods check names the quota: {output}"
     );
     assert!(
         !stdout.contains("✔ resource quotas have room for the pods their namespace creates"),
@@ -540,7 +515,7 @@ async fn an_exhausted_quota_named_under_the_pods_check_is_no_pass_of_the_quota_c
     );
 
     let json_output = doctor(kubeconfig, None, &["--output", "json"]).await;
-    let report: Value = serde_json::from_slice(&json_output.stdout).unwrap();
+    let report: Value = json_output.json();
     let check = report["checks"]
         .as_array()
         .unwrap()

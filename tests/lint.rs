@@ -3,9 +3,9 @@
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde_json::Value;
+use tacos_testenv::{Run, tacos_command};
 use tempfile::TempDir;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
@@ -42,44 +42,9 @@ fn copy_fixture(from: &Path, to: &Path) {
     }
 }
 
-/// What one run of the binary did.
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
-    }
-
-    fn assert_no_panic(&self) {
-        assert!(
-            !self.stderr.contains("panicked"),
-            "tacos panicked:\n{}",
-            self.stderr
-        );
-    }
-}
-
-/// Runs `tacos ARGS` in `dir`, without colour and without the caller's kubeconfig or tacos settings.
+/// Runs `tacos ARGS` in `dir`.
 fn tacos(dir: &Path, args: &[&str]) -> Run {
-    let output = Command::new(env!("CARGO_BIN_EXE_tacos"))
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env_remove("TACOS_LOG")
-        .output()
-        .expect("tacos runs");
-    let run = Run {
-        code: output.status.code().expect("tacos exits, not killed"),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    };
-    run.assert_no_panic();
-    run
+    tacos_command!().current_dir(dir).args(args).run()
 }
 
 /// Findings of a JSON report as (rule, file, line), files relative to the linted folder.
@@ -120,7 +85,7 @@ fn defects_are_reported_at_their_file_and_line_and_exit_1() {
         &tree.path().join("defects"),
         &["lint", ".", "--output", "json"],
     );
-    assert_eq!(run.code, 1, "{}", run.stderr);
+    run.assert_code(1);
     let report = run.json();
     assert_eq!(places(&report), expected_defects(), "{report:#}");
     assert_eq!(report["summary"]["errors"], 4);
@@ -131,17 +96,16 @@ fn clean_tree_has_no_findings_and_exits_0() {
     let tree = fixture_tree(&["lint/clean"]);
     let dir = tree.path().join("clean");
     let run = tacos(&dir, &["lint", ".", "--output", "json"]);
-    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
-    assert_eq!(
-        run.json()["findings"],
-        serde_json::json!([]),
-        "{}",
-        run.stdout
-    );
+    run.assert_code(0);
+    assert_eq!(run.json()["findings"], serde_json::json!([]), "{run}");
 
     let human = tacos(&dir, &["lint", "."]);
-    assert_eq!(human.code, 0);
-    assert_eq!(human.stdout.trim(), "0 error(s), 0 warning(s), 0 info(s)");
+    human.assert_code(0);
+    assert_eq!(
+        human.stdout.trim(),
+        "0 error(s), 0 warning(s), 0 info(s)",
+        "{human}"
+    );
 }
 
 fn sarif_schema() -> Value {
@@ -217,13 +181,13 @@ fn warnings_fail_only_with_fail_on_warning() {
     let tree = fixture_tree(&["lint/warnings-only"]);
     let dir = tree.path().join("warnings-only");
     let run = tacos(&dir, &["lint", ".", "--output", "json"]);
-    assert_eq!(run.code, 0, "{}", run.stdout);
+    run.assert_code(0);
     assert_eq!(
         places(&run.json()),
         BTreeSet::from([place("argocd-project-wildcard", "appproject.yaml", 9)])
     );
     let strict = tacos(&dir, &["lint", ".", "--fail-on", "warning"]);
-    assert_eq!(strict.code, 1, "{}", strict.stdout);
+    strict.assert_code(1);
 }
 
 #[test]
@@ -236,8 +200,8 @@ fn bad_flags_exit_2() {
         &["lint", "no-such-folder"],
     ] {
         let run = tacos(dir.path(), args);
-        assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
-        assert!(!run.stderr.trim().is_empty(), "{args:?} says why");
+        run.assert_code(2);
+        assert!(!run.stderr.trim().is_empty(), "{args:?} says why: {run}");
     }
 }
 
@@ -248,7 +212,7 @@ fn ignore_annotation_with_a_reason_silences_and_without_one_is_reported() {
         &tree.path().join("ignored"),
         &["lint", ".", "--output", "json"],
     );
-    assert_eq!(run.code, 1, "{}", run.stdout);
+    run.assert_code(1);
     let report = run.json();
     assert_eq!(
         places(&report),
@@ -277,12 +241,7 @@ fn the_repository_itself_lints_without_bad_input() {
         Path::new(env!("CARGO_MANIFEST_DIR")),
         &["lint", ".", "--no-render", "--output", "json"],
     );
-    assert!(
-        run.code == 0 || run.code == 1,
-        "exit {}: {}",
-        run.code,
-        run.stderr
-    );
+    assert!(run.code == 0 || run.code == 1, "{run}");
     let unreadable: Vec<_> = places(&run.json())
         .into_iter()
         .filter(|(rule, _, _)| rule.starts_with("lint-input-"))
@@ -295,13 +254,12 @@ fn the_repository_itself_lints_without_bad_input() {
 /// one) and what (`message`).
 fn assert_reported(root: &Path, target: &str, location: &str, message: &str) {
     let run = tacos(root, &["lint", target, "--no-render"]);
-    assert_eq!(run.code, 1, "{target}: {}\n{}", run.stdout, run.stderr);
+    run.assert_code(1);
     assert!(
         run.stdout
             .contains(&format!("{location}: error[lint-input-unreadable]"))
             && run.stdout.contains(message),
-        "{target}: the report should name {location:?} and say {message:?}:\n{}",
-        run.stdout
+        "{target}: the report should name {location:?} and say {message:?}: {run}"
     );
 }
 
@@ -489,13 +447,13 @@ fn empty_file_is_no_object_and_fine_in_a_folder() {
         &tree.path().join("warnings-only"),
         &["lint", ".", "--output", "json"],
     );
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    run.assert_code(0);
     assert_eq!(run.json()["findings"].as_array().unwrap().len(), 1);
 
     let only_empty = tempfile::tempdir().unwrap();
     std::fs::write(only_empty.path().join("empty.yaml"), "").unwrap();
     let run = tacos(only_empty.path(), &["lint", ".", "--output", "json"]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    run.assert_code(0);
     assert_eq!(run.json()["findings"], serde_json::json!([]));
 
     assert_reported(
@@ -558,7 +516,7 @@ fn unreadable_file_is_reported_unless_running_as_root() {
             "skipped: this process reads a mode-000 file (it runs as root), so the unreadable-file case cannot be made here"
         );
         let run = tacos(dir.path(), &["lint", "."]);
-        assert_eq!(run.code, 0, "{}", run.stderr);
+        run.assert_code(0);
         return;
     }
     assert_reported(

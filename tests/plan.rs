@@ -1,40 +1,14 @@
 //! `tacos plan` says what each phase does: the real binary, offline, checked against what `tacos deploy --dry-run` of each phase reports on a real apiserver and the AWS emulator.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::path::Path;
 
 use tacos_testenv::aws::AcmValidation;
 use tacos_testenv::charts::prepare_chart_dir;
-use tacos_testenv::{AwsEmulator, Binaries, shared_control_plane};
+use tacos_testenv::{AwsEmulator, Binaries, TacosCommand, shared_control_plane, tacos_command};
 
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-async fn tacos(kubeconfig: &Path, aws: &AwsEmulator, args: &[&str]) -> Output {
-    let binaries = Binaries::locate().unwrap();
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_tacos"))
-        .current_dir(repo_root())
-        .arg("--kubeconfig")
-        .arg(kubeconfig)
-        .args(["--profile", ""])
-        .args(args)
-        .envs(aws.env())
-        .env("TACOS_HELM", &binaries.helm)
-        .env_remove("TACOS_CHART_DIR")
-        .env("NO_COLOR", "1")
-        .output()
-        .await
-        .expect("run tacos")
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "--- stdout\n{}\n--- stderr\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
+fn tacos(kubeconfig: &Path, aws: &AwsEmulator) -> TacosCommand {
+    tacos_command!().kubeconfig(kubeconfig).aws(aws).helm()
 }
 
 /// The ids of the checks `tacos plan -o json` lists for each phase (before and after).
@@ -66,14 +40,12 @@ async fn every_check_plan_lists_is_reported_by_a_dry_run_of_its_phase_and_no_oth
 
     let mut planned = Vec::new();
     for phase in ["all", "loadtest"] {
-        let output = tacos(
-            &plane.kubeconfig,
-            &aws,
-            &["plan", "--phase", phase, "--output", "json"],
-        )
-        .await;
-        assert_eq!(output.status.code(), Some(0), "{}", text(&output));
-        let plan: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        let run = tacos(&plane.kubeconfig, &aws)
+            .args(["plan", "--phase", phase, "--output", "json"])
+            .run_async()
+            .await;
+        run.assert_code(0);
+        let plan = run.json();
         planned.extend(planned_checks(&plan));
     }
     let names: Vec<&str> = planned.iter().map(|(name, _)| name.as_str()).collect();
@@ -83,33 +55,21 @@ async fn every_check_plan_lists_is_reported_by_a_dry_run_of_its_phase_and_no_oth
     );
 
     for (phase, expected) in &planned {
-        let output = tacos(
-            &plane.kubeconfig,
-            &aws,
-            &[
-                "deploy",
-                "--phase",
-                phase,
-                "--dry-run",
-                "--skip-deps",
-                "--chart-dir",
-                &chart_arg,
-                "--output",
-                "json",
-            ],
-        )
-        .await;
-        let reported: BTreeSet<String> = String::from_utf8_lossy(&output.stdout)
+        let run = tacos(&plane.kubeconfig, &aws)
+            .args(["deploy", "--phase", phase, "--dry-run", "--skip-deps"])
+            .args(["--chart-dir", &chart_arg, "--output", "json"])
+            .run_async()
+            .await;
+        let reported: BTreeSet<String> = run
+            .stdout
             .lines()
             .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
             .filter(|event| event["event"] == "check")
             .map(|event| event["check"].as_str().unwrap().to_string())
             .collect();
         assert_eq!(
-            &reported,
-            expected,
-            "phase {phase}: the checks deploy reports differ from plan's\n{}",
-            text(&output)
+            &reported, expected,
+            "phase {phase}: the checks deploy reports differ from plan's\n{run}"
         );
     }
 }

@@ -17,6 +17,7 @@ pub mod players;
 mod process;
 pub mod shared;
 pub mod simulated;
+pub mod tacos_command;
 pub mod upstream;
 
 pub use aws::AwsEmulator;
@@ -24,6 +25,7 @@ pub use binaries::Binaries;
 pub use control_plane::{ControlPlane, ControlPlaneOptions};
 pub use shared::{shared_control_plane, shared_simulated_cluster};
 pub use simulated::{FakeNode, SimulatedCluster};
+pub use tacos_command::{Run, TacosCommand};
 
 /// Everything that can go wrong while setting up the test environment.
 #[derive(Debug, thiserror::Error)]
