@@ -662,18 +662,11 @@ fn custom_resources_are_checked_against_their_crds_from_the_tree_and_schema_dirs
 }
 
 /// The AWS Load Balancer Controller's and k6-operator's real CRDs (not served by the Go module
-/// proxy, so read from /work/shared/upstream, where TACOS_UPSTREAM may point elsewhere).
+/// proxy): from the test environment's upstream folder (`<repo>/../shared/upstream`, or
+/// `TACOS_UPSTREAM_DIR`), checked against its SHA256SUMS.
 fn shared_upstream(path: &str) -> String {
-    let root = std::env::var_os("TACOS_UPSTREAM")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/work/shared/upstream"));
-    let dir = root.join(path);
-    assert!(
-        dir.is_dir(),
-        "the upstream CRDs are not at {}: set TACOS_UPSTREAM to the folder of upstream material",
-        dir.display()
-    );
-    dir.display().to_string()
+    let upstream = tacos_testenv::upstream::Upstream::locate().unwrap_or_else(|e| panic!("{e}"));
+    upstream.path(path).display().to_string()
 }
 
 #[test]
