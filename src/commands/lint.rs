@@ -29,7 +29,10 @@ pub fn run(global: &GlobalArgs, args: &LintArgs) -> anyhow::Result<ExitStatus> {
         render_charts: !args.no_render,
         helm: args.helm.clone(),
     };
-    let tree = load(&paths, &options).map_err(|e| StatusError::bad_input(e.to_string()))?;
+    let mut tree = load(&paths, &options).map_err(|e| StatusError::bad_input(e.to_string()))?;
+    // Helm test hooks (and delete hooks) never reach a cluster on a deploy: nothing to lint.
+    tree.objects
+        .retain(|o| !crate::repo::hooks::never_applied(&o.value));
     let settings = lint_settings(global)?;
     let findings = run_rules(&LintContext {
         tree: &tree,
