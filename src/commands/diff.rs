@@ -31,13 +31,15 @@ pub async fn run(
     let mut changed = false;
     for name in selection.phases() {
         let phase = phases::get(name);
-        let objects = render_phase(&phase, &render).await.map_err(|e| {
+        let mut objects = render_phase(&phase, &render).await.map_err(|e| {
             let status = super::deploy::deploy_status(&e);
             anyhow::Error::new(e).context(StatusError {
                 status,
                 message: format!("cannot render phase {}", name.as_str()),
             })
         })?;
+        // Helm hooks run on every deploy and are no part of the phase's ApplySet: no drift to show.
+        objects.retain(|o| !matches!(crate::repo::hooks::hook_of(&o.value), Ok(Some(_))));
         // The same ApplySet label as deploy (or the dry run would show it removed), and drift made
         // by another manager shown as the change deploy --force-conflicts would make.
         let options = ApplyOptions {
