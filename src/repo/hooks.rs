@@ -120,7 +120,7 @@ pub struct Staged {
 }
 
 /// Splits `objects` by their hooks; objects of hooks a deploy never runs are dropped.
-pub fn stage(objects: Vec<Object>) -> Result<Staged, (Object, HookError)> {
+pub fn stage(objects: Vec<Object>) -> Result<Staged, (Box<Object>, HookError)> {
     let mut staged = Staged::default();
     for object in objects {
         match hook_of(&object.value) {
@@ -130,7 +130,7 @@ pub fn stage(objects: Vec<Object>) -> Result<Staged, (Object, HookError)> {
                 Stage::Post => staged.post.push((object, hook)),
                 Stage::Never => {}
             },
-            Err(error) => return Err((object, error)),
+            Err(error) => return Err((Box::new(object), error)),
         }
     }
     // Stable: equal weights keep the chart's order (already the apply order of kinds).
