@@ -50,9 +50,11 @@ pub async fn run(
             objects: &rendered,
         };
         // The change deploy would make: with the values it fills in from the account.
-        let objects = crate::phases::substitute::resolved(&check_context)
+        let mut objects = crate::phases::substitute::resolved(&check_context)
             .await
             .map_err(failed)?;
+        // Helm hooks run on every deploy and are no part of the phase's ApplySet: no drift to show.
+        objects.retain(|o| !matches!(crate::repo::hooks::hook_of(&o.value), Ok(Some(_))));
         // The same ApplySet label as deploy (or the dry run would show it removed), and drift made
         // by another manager shown as the change deploy --force-conflicts would make.
         let options = ApplyOptions {

@@ -39,7 +39,10 @@ pub fn run(global: &GlobalArgs, args: &LintArgs) -> anyhow::Result<ExitStatus> {
         }
     }
     let loaded = load_all(&paths, &options);
-    let tree = loaded.tree;
+    let mut tree = loaded.tree;
+    // Helm test hooks (and delete hooks) never reach a cluster on a deploy: nothing to lint.
+    tree.objects
+        .retain(|o| !crate::repo::hooks::never_applied(&o.value));
     let mut settings = lint_settings(global)?;
     settings.crds = schema_crds(&args.schema_dir, global.verbose > 0)?;
     let mut findings = input_findings(&loaded.problems);

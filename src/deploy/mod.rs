@@ -164,6 +164,25 @@ pub async fn run_phase(
         }
     };
     let staged = stage_hooks(&objects)?;
+    if !staged.pre.is_empty() {
+        // Helm installs into an existing namespace with its CRDs in place: those go before the
+        // pre-install hooks (the main apply below finds them unchanged).
+        let foundations: Vec<Object> = staged
+            .main
+            .iter()
+            .filter(|o| {
+                crate::apply::order::ApplyStep::of(o) == crate::apply::order::ApplyStep::Foundations
+            })
+            .cloned()
+            .collect();
+        applier
+            .apply(&foundations, &on_applied)
+            .await
+            .map_err(|source| DeployError::Apply {
+                phase: name.to_string(),
+                source: Box::new(source),
+            })?;
+    }
     run_phase_hooks(context, name, &staged.pre, &on_applied).await?;
     let applied = applier
         .apply(&staged.main, &on_applied)

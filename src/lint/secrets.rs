@@ -154,6 +154,9 @@ impl Created {
                 add(RefKind::Secret, object, target.unwrap_or(object.name()));
             }
         }
+        for (namespace, name) in created_by_jobs(tree) {
+            names.insert((RefKind::Secret, namespace, name));
+        }
         Self { names }
     }
 
@@ -165,6 +168,71 @@ impl Created {
                 reference.name.clone(),
             ))
     }
+}
+
+/// Secrets a Job of the tree creates itself: its ServiceAccount is bound to a Role of the same
+/// namespace that may create Secrets and names them in a rule (as argo-cd's redis-secret-init
+/// pre-install hook creates argocd-redis).
+fn created_by_jobs(tree: &Tree) -> Vec<(Option<String>, String)> {
+    let of_kind = |kind: &'static str| {
+        tree.objects
+            .iter()
+            .filter(move |o| o.group() == "rbac.authorization.k8s.io" && o.kind() == kind)
+    };
+    let mut created = Vec::new();
+    for job in tree.objects.iter().filter(|o| o.is("batch", "Job")) {
+        let namespace = job.namespace();
+        let account = job.value["spec"]["template"]["spec"]["serviceAccountName"]
+            .as_str()
+            .unwrap_or("default");
+        for binding in of_kind("RoleBinding").filter(|b| b.namespace() == namespace) {
+            let binds_account = binding.value["subjects"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|s| {
+                    s["kind"] == "ServiceAccount"
+                        && s["name"] == account
+                        && s["namespace"].as_str().or(namespace) == namespace
+                });
+            if !binds_account || binding.value["roleRef"]["kind"] != "Role" {
+                continue;
+            }
+            let Some(role) = of_kind("Role").find(|r| {
+                r.namespace() == namespace && binding.value["roleRef"]["name"] == r.name()
+            }) else {
+                continue;
+            };
+            let secret_rules: Vec<&Value> = role.value["rules"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|r| {
+                    let has = |field: &str, value: &str| {
+                        r[field]
+                            .as_array()
+                            .is_some_and(|list| list.iter().any(|v| v == value || v == "*"))
+                    };
+                    has("apiGroups", "") && has("resources", "secrets")
+                })
+                .collect();
+            let may_create = secret_rules.iter().any(|r| {
+                r["verbs"]
+                    .as_array()
+                    .is_some_and(|v| v.iter().any(|v| v == "create" || v == "*"))
+            });
+            if may_create {
+                created.extend(
+                    secret_rules
+                        .iter()
+                        .flat_map(|r| r["resourceNames"].as_array().cloned().unwrap_or_default())
+                        .filter_map(|n| n.as_str().map(str::to_string))
+                        .map(|n| (namespace.map(str::to_string), n)),
+                );
+            }
+        }
+    }
+    created
 }
 
 fn is_optional(reference: &Value) -> bool {
@@ -515,5 +583,60 @@ spec:
         assert!(!disables_tls_verification("SKIP_TLS_VERIFY", "false"));
         assert!(disables_tls_verification("ES_TLS_INSECURE", "1"));
         assert!(!disables_tls_verification("REDIS_TLS_ENABLED", "false"));
+    }
+
+    /// argo-cd's redis-secret-init: a Job whose Role may create Secrets and names argocd-redis.
+    const SECRET_INIT: &str = r#"apiVersion: v1
+kind: ServiceAccount
+metadata: {name: init, namespace: argocd}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: init, namespace: argocd}
+rules:
+- {apiGroups: [""], resources: [secrets], resourceNames: [argocd-redis], verbs: [get]}
+- {apiGroups: [""], resources: [secrets], verbs: [create]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: init, namespace: argocd}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: init}
+subjects: [{kind: ServiceAccount, name: init, namespace: argocd}]
+---
+apiVersion: batch/v1
+kind: Job
+metadata: {name: init, namespace: argocd}
+spec:
+  template:
+    spec:
+      serviceAccountName: init
+      restartPolicy: Never
+      containers: [{name: init, image: argocd:v3.2.0}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: server, namespace: argocd}
+spec:
+  selector: {matchLabels: {app: server}}
+  template:
+    metadata: {labels: {app: server}}
+    spec:
+      containers:
+      - name: server
+        image: argocd:v3.2.0
+        env:
+        - name: REDIS_PASSWORD
+          valueFrom:
+            secretKeyRef: {name: argocd-redis, key: auth}
+"#;
+
+    #[test]
+    fn a_secret_a_job_of_the_tree_may_create_and_names_counts_as_created() {
+        assert!(rules_and_lines(&lint(SECRET_INIT)).is_empty());
+        let without_create = SECRET_INIT.replace("verbs: [create]", "verbs: [list]");
+        assert_eq!(
+            rules_and_lines(&lint(&without_create)),
+            vec![("secret-ref-unresolved", 42)]
+        );
     }
 }
