@@ -149,8 +149,20 @@ pub enum FollowEvent {
     Replicas(Vec<(String, i32, i32, i32)>),
 }
 
-/// Watches the TestRun until it is `finished` or `error` (every stage is reported); every
-/// `replicas_every`, reports the app's autoscalers.
+/// What following a TestRun saw: the stage it ended in and each runner's result, read as each
+/// runner pod terminated (with `cleanup: post` the operator deletes the pods right after
+/// `finished`, so reading them afterwards would find nothing).
+#[derive(Debug, Clone)]
+pub struct Followed {
+    pub stage: String,
+    pub runners: Vec<RunnerResult>,
+}
+
+/// How long after `finished` the runners that have not been read yet are waited for.
+const RUNNERS_GRACE: Duration = Duration::from_secs(10);
+
+/// Follows the TestRun `name` through its stages (and the services' autoscalers every
+/// `replicas_every`), reading each runner as it terminates, until it is finished or errored.
 pub async fn follow(
     client: &kube::Client,
     name: &str,
@@ -158,21 +170,26 @@ pub async fn follow(
     timeout: Duration,
     replicas_every: Duration,
     on_event: &(dyn Fn(&FollowEvent) + Sync),
-) -> Result<String, LoadtestError> {
+) -> Result<Followed, LoadtestError> {
     use futures::StreamExt;
     use kube::runtime::WatchStreamExt;
     use kube::runtime::watcher::{self, Event};
 
     let api = testruns(client);
     let autoscalers: Api<HorizontalPodAutoscaler> = Api::namespaced(client.clone(), app_namespace);
+    let pods: Api<Pod> = Api::namespaced(client.clone(), TESTRUN_NAMESPACE);
     let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
     let mut events = std::pin::pin!(watcher::watcher(api, config).default_backoff());
+    let pod_config = watcher::Config::default().labels(&runner_selector(name));
+    let mut pod_events =
+        std::pin::pin!(watcher::watcher(pods.clone(), pod_config).default_backoff());
+    let mut runners: BTreeMap<String, RunnerResult> = BTreeMap::new();
     let mut ticker = tokio::time::interval(replicas_every);
     let deadline = tokio::time::sleep(timeout);
     tokio::pin!(deadline);
     let mut stage = String::from("(not picked up by k6-operator yet)");
     let mut first_error: Option<(Instant, String)> = None;
-    loop {
+    let parallelism = loop {
         tokio::select! {
             event = events.next() => {
                 let run = match event {
@@ -196,7 +213,12 @@ pub async fn follow(
                     on_event(&FollowEvent::Stage(stage.clone()));
                 }
                 if matches!(stage.as_str(), "finished" | "error") {
-                    return Ok(stage);
+                    break run.data["spec"]["parallelism"].as_u64().unwrap_or(1).max(1) as usize;
+                }
+            }
+            event = pod_events.next() => {
+                if let Some(Ok(Event::Apply(pod) | Event::InitApply(pod))) = event {
+                    read_runner(&pods, &pod, &mut runners).await;
                 }
             }
             _ = ticker.tick() => {
@@ -226,7 +248,69 @@ pub async fn follow(
                 });
             }
         }
+    };
+    // The pod watch may trail the TestRun's: the runners not read yet are still in it.
+    let grace = tokio::time::sleep(RUNNERS_GRACE);
+    tokio::pin!(grace);
+    while runners.len() < parallelism {
+        tokio::select! {
+            event = pod_events.next() => match event {
+                Some(Ok(Event::Apply(pod) | Event::InitApply(pod))) => read_runner(&pods, &pod, &mut runners).await,
+                Some(_) => {}
+                None => break,
+            },
+            _ = &mut grace => break,
+        }
     }
+    Ok(Followed {
+        stage,
+        runners: runners.into_values().collect(),
+    })
+}
+
+fn runner_selector(name: &str) -> String {
+    format!("k6_cr={name},runner=true")
+}
+
+/// Records a runner pod that has terminated, with its exit code and the summary its log prints
+/// (read now: the operator deletes the pods once the run is finished).
+async fn read_runner(pods: &Api<Pod>, pod: &Pod, runners: &mut BTreeMap<String, RunnerResult>) {
+    let pod_name = pod.metadata.name.clone().unwrap_or_default();
+    let Some(exit_code) = terminated_exit_code(pod) else {
+        return;
+    };
+    if runners.contains_key(&pod_name) {
+        return;
+    }
+    let log = pods
+        .logs(
+            &pod_name,
+            &LogParams {
+                tail_lines: Some(50),
+                ..LogParams::default()
+            },
+        )
+        .await
+        .unwrap_or_default();
+    runners.insert(
+        pod_name.clone(),
+        RunnerResult {
+            pod: pod_name,
+            exit_code: Some(exit_code),
+            summary: parse_summary(&log),
+        },
+    );
+}
+
+/// The exit code of a pod's first container once it has terminated.
+fn terminated_exit_code(pod: &Pod) -> Option<i32> {
+    pod.status
+        .as_ref()
+        .and_then(|s| s.container_statuses.as_ref())
+        .and_then(|c| c.first())
+        .and_then(|c| c.state.as_ref())
+        .and_then(|s| s.terminated.as_ref())
+        .map(|t| t.exit_code)
 }
 
 /// What one runner's handleSummary printed (k6/scenarios/common.js).
@@ -257,47 +341,6 @@ pub struct RunnerResult {
     /// k6's exit code: 0 passed, 99 a threshold failed, anything else an error.
     pub exit_code: Option<i32>,
     pub summary: Option<RunnerSummary>,
-}
-
-/// The runner pods of a TestRun (k6-operator labels them `k6_cr=<name>, runner=true`), their exit codes and summaries.
-pub async fn runner_results(
-    client: &kube::Client,
-    name: &str,
-) -> Result<Vec<RunnerResult>, LoadtestError> {
-    let pods: Api<Pod> = Api::namespaced(client.clone(), TESTRUN_NAMESPACE);
-    let list = pods
-        .list(&ListParams::default().labels(&format!("k6_cr={name},runner=true")))
-        .await
-        .map_err(|e| unreachable("listing the runner pods", e))?;
-    let mut results = Vec::new();
-    for pod in list.items {
-        let pod_name = pod.metadata.name.clone().unwrap_or_default();
-        let exit_code = pod
-            .status
-            .as_ref()
-            .and_then(|s| s.container_statuses.as_ref())
-            .and_then(|c| c.first())
-            .and_then(|c| c.state.as_ref())
-            .and_then(|s| s.terminated.as_ref())
-            .map(|t| t.exit_code);
-        let log = pods
-            .logs(
-                &pod_name,
-                &LogParams {
-                    tail_lines: Some(50),
-                    ..LogParams::default()
-                },
-            )
-            .await
-            .unwrap_or_default();
-        results.push(RunnerResult {
-            pod: pod_name,
-            exit_code,
-            summary: parse_summary(&log),
-        });
-    }
-    results.sort_by(|a, b| a.pod.cmp(&b.pod));
-    Ok(results)
 }
 
 /// The judgement of a run: passed or not, why, and the combined numbers when the runners printed them.

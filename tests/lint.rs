@@ -336,8 +336,13 @@ fn expected_input_problems() -> BTreeSet<(String, String, u64)> {
 fn unreadable_files_are_findings_and_every_rule_still_runs_on_the_rest() {
     let tree = broken_defects_tree();
     let dir = tree.path().join("defects");
-    let run = tacos(&dir, &["lint", ".", "--output", "json"]);
-    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    // The chart that does not render is rendered by the testenv helm, so its failure is helm's.
+    let run = tacos_command!()
+        .current_dir(&dir)
+        .helm()
+        .args(["lint", ".", "--output", "json"])
+        .run();
+    run.assert_code(1);
     let report = run.json();
     let expected: BTreeSet<_> = expected_defects()
         .into_iter()

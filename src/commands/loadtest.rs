@@ -132,7 +132,7 @@ pub async fn run(global: &GlobalArgs, args: &LoadtestArgs) -> anyhow::Result<Exi
             }
         }
     };
-    let stage = loadtest::follow(
+    let followed = loadtest::follow(
         &client,
         &name,
         &environment.app_namespace,
@@ -151,10 +151,8 @@ pub async fn run(global: &GlobalArgs, args: &LoadtestArgs) -> anyhow::Result<Exi
             message: format!("loadtest {} did not finish", scenario.name()),
         })
     })?;
-    let runners = loadtest::runner_results(&client, &name)
-        .await
-        .map_err(|e| StatusError::unreachable(e.to_string()))?;
-    let verdict = loadtest::judge(&stage, &runners);
+    let runners = followed.runners;
+    let verdict = loadtest::judge(&followed.stage, &runners);
     let number = |value: Option<f64>, unit: &str| {
         value
             .map(|v| format!("{v:.1}{unit}"))
