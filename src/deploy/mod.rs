@@ -66,6 +66,21 @@ pub struct DeployContext {
     pub applied: Mutex<Vec<String>>,
 }
 
+impl DeployContext {
+    /// How this run applies: a server-side dry run or for real, taking conflicts over or not.
+    fn apply_options(&self) -> ApplyOptions {
+        ApplyOptions {
+            mode: if self.dry_run {
+                Mode::DryRun
+            } else {
+                Mode::Apply
+            },
+            force_conflicts: self.force_conflicts,
+            ..ApplyOptions::default()
+        }
+    }
+}
+
 /// What a phase did.
 #[derive(Debug, Clone, Default)]
 pub struct PhaseSummary {
@@ -143,14 +158,8 @@ pub async fn run_phase(
     let floors = render::replica_floors_of(phase, &objects, &context.render)
         .inspect_err(|_| skip_postflight(reporter, phase, "the phase could not be rendered"))?;
     let options = ApplyOptions {
-        mode: if context.dry_run {
-            Mode::DryRun
-        } else {
-            Mode::Apply
-        },
-        force_conflicts: context.force_conflicts,
         applyset: Some(ApplySet::for_phase(name)),
-        ..ApplyOptions::default()
+        ..context.apply_options()
     };
     let applier = Applier::new(context.client.clone(), options);
     let on_applied = |applied: &Applied| {
@@ -328,15 +337,7 @@ async fn run_phase_hooks(
     if hooks.is_empty() {
         return Ok(());
     }
-    let options = ApplyOptions {
-        mode: if context.dry_run {
-            Mode::DryRun
-        } else {
-            Mode::Apply
-        },
-        force_conflicts: context.force_conflicts,
-        ..ApplyOptions::default()
-    };
+    let options = context.apply_options();
     let wait = WaitOptions {
         timeout: context.timeout,
         failure_window: context.failure_window,
