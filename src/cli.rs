@@ -49,6 +49,12 @@ pub struct GlobalArgs {
     /// The AWS region (default: the environment's region in tacos.yaml).
     #[arg(long, global = true, value_name = "REGION")]
     pub region: Option<String>,
+    /// The Git repository Argo CD syncs (default: the environment's git.repoURL in tacos.yaml).
+    #[arg(long, global = true, env = "TACOS_GIT_REPO_URL", value_name = "URL")]
+    pub git_repo_url: Option<String>,
+    /// The branch, tag or commit Argo CD syncs (default: the environment's git.revision).
+    #[arg(long, global = true, env = "TACOS_GIT_REVISION", value_name = "REV")]
+    pub git_revision: Option<String>,
     /// Which environment of tacos.yaml.
     #[arg(long = "env", global = true, value_name = "NAME")]
     pub environment: Option<String>,

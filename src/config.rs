@@ -72,6 +72,21 @@ pub struct GitSettings {
     pub revision: String,
 }
 
+/// A Git URL Argo CD can clone: https://, ssh://, git@host:path, or file:// (a local repository,
+/// for a lab whose Argo CD runs on the same machine).
+pub fn check_repo_url(url: &str) -> Result<(), String> {
+    if ["https://", "ssh://", "git@", "file://"]
+        .iter()
+        .any(|scheme| url.starts_with(scheme) && url.len() > scheme.len())
+    {
+        Ok(())
+    } else {
+        Err(format!(
+            "\"{url}\" is not an https://, ssh://, git@ or file:// URL"
+        ))
+    }
+}
+
 /// What the platform must carry and what it runs on: the settings of `tacos capacity`.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -434,17 +449,8 @@ impl Environment {
                 ),
             ));
         }
-        if !(self.git.repo_url.starts_with("https://")
-            || self.git.repo_url.starts_with("git@")
-            || self.git.repo_url.starts_with("ssh://"))
-        {
-            return Err(FieldError::at(
-                &["git", "repoURL"],
-                format!(
-                    "\"{}\" is not an https://, ssh:// or git@ URL",
-                    self.git.repo_url
-                ),
-            ));
+        if let Err(why) = check_repo_url(&self.git.repo_url) {
+            return Err(FieldError::at(&["git", "repoURL"], why));
         }
         if self.capacity.spike_rps < self.capacity.sustained_rps {
             return Err(FieldError::at(

@@ -10,6 +10,7 @@ pub mod config;
 pub mod deploy;
 pub mod doctor;
 pub mod exit;
+pub mod git;
 pub mod k8s;
 pub mod lint;
 pub mod loadtest;

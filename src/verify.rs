@@ -109,11 +109,34 @@ pub async fn verify_phase(
     let mut unreadable = Vec::new();
     let mut mismatched = Vec::new();
     let mut not_ready = Vec::new();
-    let expected_revision = Some(context.environment.git.revision.clone())
-        .filter(|r| r.len() >= 7 && r.chars().all(|c| c.is_ascii_hexdigit()));
+    // Applications must be at the commit the environment's revision points at now.
+    let expected_revision = if objects.iter().any(|o| o.is("argoproj.io", "Application")) {
+        let git = context.environment.git.clone();
+        let url = git.repo_url.clone();
+        match tokio::task::spawn_blocking(move || {
+            crate::git::resolve_revision(&git.repo_url, &git.revision)
+        })
+        .await
+        {
+            Ok(Ok(commit)) => Some(commit),
+            Ok(Err(error)) => {
+                unreadable.push(Finding::new(
+                    &READABLE,
+                    format!("Git repository {url}"),
+                    None,
+                    error.to_string(),
+                ));
+                None
+            }
+            Err(_) => None,
+        }
+    } else {
+        None
+    };
     let (secrets, objects_read): (Vec<&Object>, Vec<&Object>) =
         objects.iter().partition(|o| o.is("", "Secret"));
-    for object in objects_read {
+    // What the phase leaves to another command (TestRuns, deleted when they finish) is not verified.
+    for object in objects_read.into_iter().filter(|o| !phase.leaves(o.kind())) {
         let live = match get_live(context.client, object).await {
             Ok(live) => live,
             Err(LiveError::PermissionDenied(what)) => {
@@ -164,9 +187,6 @@ pub async fn verify_phase(
             }
             mismatched.push(finding);
         }
-        if phase.not_waited.contains(&object.kind()) {
-            continue;
-        }
         match readiness(&live, expected_revision.as_deref()) {
             Readiness::Pending(why) | Readiness::Failed(why) => not_ready.push(Finding::new(
                 &READY,
@@ -180,7 +200,7 @@ pub async fn verify_phase(
     let floors = replica_floors_of(phase, &objects, context.render).map_err(fail)?;
     for floor in floors
         .into_iter()
-        .filter(|f| !phase.not_waited.contains(&f.workload.kind.as_str()))
+        .filter(|f| !phase.leaves(&f.workload.kind))
     {
         let why = match get_live_by_key(context.client, "apps/v1", &floor.workload).await {
             Ok(Some(live)) => match at_floor(&live, floor.min_replicas) {

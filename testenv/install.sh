@@ -95,6 +95,39 @@ install_helm() {
     "-X helm.sh/helm/v4/internal/version.version=$HELM_VERSION" helm.sh/helm/v4/cmd/helm
 }
 
+# Argo CD's multicall binary (application-controller, repo-server, ...): the real GitOps loop of
+# the simulated cluster. The version the argo-cd chart installs (see the wrapper module's go.mod),
+# so the controllers read the configuration that chart renders. Its repo-server runs
+# git-verify-wrapper.sh and gpg-wrapper.sh from PATH on every manifest request: they ship in the
+# module's hack/ (a module zip keeps no exec bit).
+install_argocd() {
+  local out="$cache/bin/argocd-$ARGOCD_VERSION"
+  if [ ! -f "$out/.complete" ]; then
+    log "building Argo CD $ARGOCD_VERSION into $out (cold: about 11 min on 2 cores)"
+    local start=$SECONDS pkg=github.com/argoproj/argo-cd/v3/common dir
+    rm -rf "$out.tmp" && mkdir -p "$out.tmp"
+    (cd "$here/go/argocd" && CGO_ENABLED=0 go build -trimpath \
+      -ldflags "-s -w -X $pkg.version=${ARGOCD_VERSION#v} -X $pkg.gitTag=$ARGOCD_VERSION -X $pkg.gitTreeState=clean" \
+      -o "$out.tmp/argocd" github.com/argoproj/argo-cd/v3/cmd)
+    dir=$(cd "$here/go/argocd" && go mod download -json "github.com/argoproj/argo-cd/v3@$ARGOCD_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+    cp "$dir/hack/git-verify-wrapper.sh" "$dir/hack/gpg-wrapper.sh" "$out.tmp/"
+    chmod 0755 "$out.tmp"/*.sh
+    rm -rf "$out" && mv "$out.tmp" "$out" && touch "$out/.complete"
+    log "built Argo CD in $((SECONDS - start)) s"
+  fi
+}
+
+# Redis for Argo CD's controllers, from Debian (it is not started here: the tests start their own).
+install_redis() {
+  command -v redis-server >/dev/null 2>&1 && return 0
+  need apt-get "install redis-server (Argo CD's controllers need a Redis)"
+  log "installing redis-server from Debian's packages"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server >/dev/null
+  # Debian's package starts a system-wide server on 6379; the tests run their own on free ports.
+  (command -v systemctl >/dev/null 2>&1 && systemctl disable --now redis-server >/dev/null 2>&1) || true
+  pkill -x redis-server 2>/dev/null || true
+}
+
 install_crds() {
   local out="$cache/crds"
   mkdir -p "$out"
@@ -171,6 +204,8 @@ export TACOS_TESTENV_KWOK_METRICS=$cache/kwok-metrics-$KWOK_VERSION
 export TACOS_TESTENV_BIN_HELM=$cache/bin/helm-$HELM_VERSION
 export TACOS_TESTENV_BIN_METRICS_SERVER=$cache/bin/metrics-server-$METRICS_SERVER_VERSION
 export TACOS_TESTENV_CRDS=$cache/crds
+export TACOS_TESTENV_BIN_ARGOCD=$cache/bin/argocd-$ARGOCD_VERSION
+export TACOS_TESTENV_REDIS_SERVER=$(command -v redis-server || echo /usr/bin/redis-server)
 export TACOS_TESTENV_MOTO=$cache/venv-moto-$MOTO_VERSION/bin/moto_server
 ENV
 }
@@ -180,9 +215,9 @@ main() {
   local only=${1:-all}
   case "$only" in
     --print-env) print_env; return ;;
-    kubernetes|etcd|kwok|metrics_server|helm|crds|moto|sarif_schema) "install_$only"; return ;;
+    kubernetes|etcd|kwok|metrics_server|helm|argocd|redis|crds|moto|sarif_schema) "install_$only"; return ;;
     all) ;;
-    *) echo "usage: testenv/install.sh [all|kubernetes|etcd|kwok|metrics_server|helm|crds|moto|sarif_schema|--print-env]" >&2; exit 2 ;;
+    *) echo "usage: testenv/install.sh [all|kubernetes|etcd|kwok|metrics_server|helm|argocd|redis|crds|moto|sarif_schema|--print-env]" >&2; exit 2 ;;
   esac
   install_moto
   install_crds
@@ -191,6 +226,8 @@ main() {
   install_kwok
   install_metrics_server
   install_kubernetes
+  install_redis
+  install_argocd
   install_sarif_schema
   print_env > "$cache/env.sh"
   log "test environment ready: source $cache/env.sh"

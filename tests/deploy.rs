@@ -1,18 +1,17 @@
 //! `tacos deploy` as a user runs it: the real binary against a real apiserver and the AWS emulator.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, ListParams};
 use tacos_testenv::aws::AcmValidation;
 use tacos_testenv::aws_network::RedisIngress;
-use tacos_testenv::charts::prepare_chart_dir;
-use tacos_testenv::players::{Players, install_load_balancer_controller};
+use tacos_testenv::lab::Lab;
+use tacos_testenv::players::install_load_balancer_controller;
 use tacos_testenv::{
-    AwsEmulator, Binaries, ControlPlaneOptions, FakeNode, Run, SimulatedCluster, TacosCommand,
-    shared_control_plane, tacos_command,
+    AwsEmulator, Binaries, ControlPlaneOptions, Run, TacosCommand, shared_control_plane,
+    tacos_command,
 };
 
 fn repo_root() -> PathBuf {
@@ -373,33 +372,11 @@ async fn unreachable_cluster_exits_3_and_a_broken_kubeconfig_exits_2() {
 
 #[tokio::test]
 async fn every_phase_comes_up_on_the_simulated_cluster_and_a_second_run_changes_nothing() {
-    let options = ControlPlaneOptions {
-        skip_crds: vec!["gateway-api".into(), "argo-cd".into()],
-        ..ControlPlaneOptions::default()
-    };
-    let cluster = SimulatedCluster::start_with(options, FakeNode::eks_default_pool())
-        .await
-        .unwrap();
-    let aws = Arc::new(AwsEmulator::start(AcmValidation::Immediate).await.unwrap());
-    let zone = aws.seed_platform().await.unwrap();
-    let client = cluster.client().await.unwrap();
-    let binaries = Binaries::locate().unwrap();
-    install_load_balancer_controller(&client, &binaries.helm)
-        .await
-        .unwrap();
-    let players = tokio::spawn(
-        Players::new(
-            client.clone(),
-            aws.clone(),
-            zone,
-            repo_root(),
-            binaries.helm.clone(),
-        )
-        .run(),
-    );
-    let chart_dir = tempfile::tempdir().unwrap();
-    prepare_chart_dir(&binaries, chart_dir.path()).unwrap();
-    let chart_arg = chart_dir.path().display().to_string();
+    // The real Argo CD syncs the tree from a local Git repository: tacos bootstraps gateway and
+    // argocd, then hands their folders and the apps over to it.
+    let lab = Lab::start(&repo_root()).await.unwrap();
+    let (aws, client) = (&lab.aws, lab.client.clone());
+    let chart_arg = lab.chart_dir.display().to_string();
     let args = [
         "deploy",
         "--phase",
@@ -407,13 +384,15 @@ async fn every_phase_comes_up_on_the_simulated_cluster_and_a_second_run_changes_
         "--chart-dir",
         &chart_arg,
         "--timeout",
-        "3m",
+        "4m",
     ];
+    let tacos = || {
+        tacos(lab.kubeconfig(), aws)
+            .env("TACOS_GIT_REPO_URL", lab.git.url())
+            .env("TACOS_GIT_REVISION", "main")
+    };
 
-    let first = tacos(&cluster.control_plane.kubeconfig, &aws)
-        .args(args)
-        .run_async()
-        .await;
+    let first = tacos().args(args).run_async().await;
     first.assert_code(0);
     for phase in ["gateway", "argocd", "apps", "monitoring"] {
         assert!(
@@ -488,10 +467,7 @@ async fn every_phase_comes_up_on_the_simulated_cluster_and_a_second_run_changes_
         );
     }
 
-    let second = tacos(&cluster.control_plane.kubeconfig, &aws)
-        .args(args)
-        .run_async()
-        .await;
+    let second = tacos().args(args).run_async().await;
     second.assert_code(0);
     assert_eq!(
         second.stdout.matches("(no changes,").count(),
@@ -511,16 +487,10 @@ async fn every_phase_comes_up_on_the_simulated_cluster_and_a_second_run_changes_
     );
 
     let verify_args = ["verify", "--phase", "all", "--chart-dir", &chart_arg];
-    let verified = tacos(&cluster.control_plane.kubeconfig, &aws)
-        .args(verify_args)
-        .run_async()
-        .await;
+    let verified = tacos().args(verify_args).run_async().await;
     verified.assert_code(0);
     let junit_args = [&verify_args[..], &["--output", "junit"]].concat();
-    let junit = tacos(&cluster.control_plane.kubeconfig, &aws)
-        .args(junit_args)
-        .run_async()
-        .await;
+    let junit = tacos().args(junit_args).run_async().await;
     junit.assert_code(0);
     assert!(
         junit.stdout.contains("<testsuite name=\"apps\"")
@@ -541,10 +511,7 @@ async fn every_phase_comes_up_on_the_simulated_cluster_and_a_second_run_changes_
         &["--as", "system:serviceaccount:tacos-system:tacos-verify"],
     ]
     .concat();
-    let read_only = tacos(&cluster.control_plane.kubeconfig, &aws)
-        .args(as_verify)
-        .run_async()
-        .await;
+    let read_only = tacos().args(as_verify).run_async().await;
     read_only.assert_code(0);
     let narrow = std::fs::read_to_string(repo_root().join("manifests/access/tacos-verify.yaml"))
         .unwrap()
@@ -561,10 +528,7 @@ async fn every_phase_comes_up_on_the_simulated_cluster_and_a_second_run_changes_
         ],
     ]
     .concat();
-    let denied = tacos(&cluster.control_plane.kubeconfig, &aws)
-        .args(as_narrow)
-        .run_async()
-        .await;
+    let denied = tacos().args(as_narrow).run_async().await;
     denied.assert_code(1);
     denied.assert_stdout_contains("✗ verify-permission");
     denied.assert_stdout_contains(
@@ -576,34 +540,33 @@ async fn every_phase_comes_up_on_the_simulated_cluster_and_a_second_run_changes_
     );
 
     let diff_args = ["diff", "--phase", "all", "--chart-dir", &chart_arg];
-    let clean = tacos(&cluster.control_plane.kubeconfig, &aws)
-        .args(diff_args)
-        .run_async()
-        .await;
+    let clean = tacos().args(diff_args).run_async().await;
     assert_eq!(clean.code, 0, "diff after deploy: no changes\n{clean}");
-    let namespaces: Api<Namespace> = Api::all(client.clone());
+    // Drift on what tacos keeps for itself after the hand-over (the certificate's
+    // LoadBalancerConfiguration: Argo CD's Applications leave it out). What Argo CD owns it
+    // heals itself (tests/gitops.rs).
+    let configurations_api = |client: &kube::Client| {
+        Api::<kube::core::DynamicObject>::namespaced_with(client.clone(), "gateway", &configuration)
+    };
     let drift = serde_json::json!({"metadata": {"labels": {"cost-center": "someone-else"}}});
-    namespaces
+    configurations_api(&client)
         .patch(
-            "gateway",
+            "api-traffictacos-alb",
             &kube::api::PatchParams::default(),
             &kube::api::Patch::Merge(&drift),
         )
         .await
         .unwrap();
-    let drifted = tacos(&cluster.control_plane.kubeconfig, &aws)
-        .args(diff_args)
-        .run_async()
-        .await;
+    let drifted = tacos().args(diff_args).run_async().await;
     assert_eq!(drifted.code, 1, "diff sees the drift\n{drifted}");
-    drifted.assert_stdout_contains("~ Namespace gateway");
+    drifted.assert_stdout_contains("~ LoadBalancerConfiguration gateway/api-traffictacos-alb");
     drifted.assert_stdout_contains("/metadata/labels/cost-center: someone-else -> ");
 
     // A field tacos manages, changed by hand: verify names the field and who changed it.
     let hand_edit = serde_json::json!({"metadata": {"labels": {"team": "someone-else"}}});
-    Api::<Namespace>::all(client.clone())
+    configurations_api(&client)
         .patch(
-            "tacos-app",
+            "api-traffictacos-alb",
             &kube::api::PatchParams {
                 field_manager: Some("kubectl-edit".into()),
                 ..Default::default()
@@ -612,16 +575,12 @@ async fn every_phase_comes_up_on_the_simulated_cluster_and_a_second_run_changes_
         )
         .await
         .unwrap();
-    let edited = tacos(&cluster.control_plane.kubeconfig, &aws)
-        .args(verify_args)
-        .run_async()
-        .await;
+    let edited = tacos().args(verify_args).run_async().await;
     edited.assert_code(1);
     edited.assert_stdout_contains("✗ verify-matches-tree");
-    edited.assert_stdout_contains("Namespace tacos-app");
+    edited.assert_stdout_contains("LoadBalancerConfiguration gateway/api-traffictacos-alb");
     edited.assert_stdout_contains("/metadata/labels/team");
     edited.assert_stdout_contains("kubectl-edit");
-    players.abort();
 }
 
 /// The controller's Deployment (as its real chart renders it) with its container's image and args

@@ -590,7 +590,7 @@ fn custom_resources_are_checked_against_their_crds_from_the_tree_and_schema_dirs
     let dir = tree.path().join("custom-resources");
     let (gateway_api, argo_cd, keda) = (
         upstream_crds("gateway-api-v1.6.3"),
-        upstream_crds("argo-cd-v3.5.7"),
+        upstream_crds("argo-cd-v3.2.0"),
         upstream_crds("keda-v2.21.0"),
     );
     let run = tacos(

@@ -219,7 +219,7 @@ impl Applier {
         Ok(applied)
     }
 
-    async fn resource_of(&self, object: &Object) -> Result<(ApiResource, bool), ApplyError> {
+    pub async fn resource_of(&self, object: &Object) -> Result<(ApiResource, bool), ApplyError> {
         let key = (
             object.group().to_string(),
             object.version().to_string(),

@@ -337,28 +337,115 @@ fn route(live: &Value) -> Readiness {
     Readiness::Ready
 }
 
+/// An Argo CD Application is up when it is Synced and Healthy at the expected commit with no sync
+/// running and none failed at that commit. Argo CD's own failure (a comparison error, a failed sync, a Degraded
+/// resource) fails it with Argo CD's message and the resource it names.
 fn application(live: &Value, expected_revision: Option<&str>) -> Readiness {
     let status = &live["status"];
     let sync = status["sync"]["status"].as_str().unwrap_or("Unknown");
     let health = status["health"]["status"].as_str().unwrap_or("Unknown");
-    let revision = status["sync"]["revision"].as_str().unwrap_or("");
-    if health == "Degraded" {
-        let message = status["operationState"]["message"]
+    let errors: Vec<String> = status["conditions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| c["type"].as_str().is_some_and(|t| t.ends_with("Error")))
+        .map(|c| {
+            format!(
+                "{}: {}",
+                c["type"].as_str().unwrap_or_default(),
+                c["message"].as_str().unwrap_or_default()
+            )
+        })
+        .collect();
+    if !errors.is_empty() {
+        return Readiness::Failed(errors.join("; "));
+    }
+    let operation = &status["operationState"];
+    let phase = operation["phase"].as_str().unwrap_or_default();
+    let at_expected = |revisions: &Value, single: &Value| match expected_revision {
+        None => true,
+        Some(expected) => single
             .as_str()
-            .unwrap_or("see argocd app get");
+            .into_iter()
+            .chain(
+                revisions
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str),
+            )
+            .any(|r| r == expected),
+    };
+    let operation_at_expected = at_expected(
+        &operation["syncResult"]["revisions"],
+        &operation["syncResult"]["revision"],
+    );
+    if matches!(phase, "Failed" | "Error") && operation_at_expected {
+        let mut message = operation["message"]
+            .as_str()
+            .unwrap_or("the sync failed")
+            .to_string();
+        let failed: Vec<String> = operation["syncResult"]["resources"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|r| r["status"] == "SyncFailed")
+            .map(|r| {
+                format!(
+                    "{} {}: {}",
+                    r["kind"].as_str().unwrap_or_default(),
+                    r["name"].as_str().unwrap_or_default(),
+                    r["message"].as_str().unwrap_or_default()
+                )
+            })
+            .collect();
+        if !failed.is_empty() {
+            message = format!("{message} ({})", failed.join("; "));
+        }
+        return Readiness::Failed(format!("sync {phase}: {message}"));
+    }
+    if health == "Degraded" {
+        let degraded: Vec<String> = status["resources"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|r| r["health"]["status"] == "Degraded")
+            .map(|r| {
+                format!(
+                    "{} {}: {}",
+                    r["kind"].as_str().unwrap_or_default(),
+                    r["name"].as_str().unwrap_or_default(),
+                    r["health"]["message"].as_str().unwrap_or("Degraded")
+                )
+            })
+            .collect();
+        let message = if degraded.is_empty() {
+            status["health"]["message"]
+                .as_str()
+                .unwrap_or("see argocd app get")
+                .to_string()
+        } else {
+            degraded.join("; ")
+        };
         return Readiness::Failed(format!("Application Degraded: {message}"));
+    }
+    if !at_expected(&status["sync"]["revisions"], &status["sync"]["revision"]) {
+        let is = status["sync"]["revision"]
+            .as_str()
+            .or_else(|| status["sync"]["revisions"][0].as_str())
+            .unwrap_or("none yet");
+        return Readiness::Pending(format!(
+            "Application at commit {} (is {is})",
+            expected_revision.unwrap_or_default()
+        ));
     }
     if sync != "Synced" {
         return Readiness::Pending(format!("Application Synced (is {sync})"));
     }
-    if let Some(expected) = expected_revision
-        && !revision.is_empty()
-        && !revision.starts_with(expected)
-        && revision != expected
-    {
-        return Readiness::Pending(format!(
-            "Application at revision {expected} (is {revision})"
-        ));
+    // A sync still running is not done; one that ran at an older commit is history when the
+    // Application is Synced at this one (Argo CD syncs only what changed between them).
+    if matches!(phase, "Running" | "Terminating") {
+        return Readiness::Pending(format!("the sync in progress ({phase}) to finish"));
     }
     if health != "Healthy" {
         return Readiness::Pending(format!("Application Healthy (is {health})"));
@@ -528,12 +615,17 @@ mod tests {
 
     #[test]
     fn application_must_be_synced_at_the_expected_revision_and_healthy() {
-        let synced = "apiVersion: argoproj.io/v1alpha1\nkind: Application\nstatus: {sync: {status: Synced, revision: abc123}, health: {status: Healthy}}\n";
+        let synced = "apiVersion: argoproj.io/v1alpha1\nkind: Application\nstatus: {sync: {status: Synced, revision: abc123}, health: {status: Healthy}, operationState: {phase: Succeeded, syncResult: {revision: abc123}}}\n";
         assert_eq!(readiness(&yaml(synced), Some("abc123")), Readiness::Ready);
+        // A stale Synced from another commit is not up, and neither is a prefix of the commit.
         assert!(
             matches!(readiness(&yaml(synced), Some("def456")), Readiness::Pending(m) if m.contains("def456"))
         );
-        let out_of_sync = synced.replace("Synced", "OutOfSync");
+        assert!(matches!(
+            readiness(&yaml(synced), Some("abc")),
+            Readiness::Pending(_)
+        ));
+        let out_of_sync = synced.replace("status: Synced", "status: OutOfSync");
         assert!(matches!(
             readiness(&yaml(&out_of_sync), None),
             Readiness::Pending(_)
@@ -542,6 +634,44 @@ mod tests {
         assert!(matches!(
             readiness(&yaml(&degraded), None),
             Readiness::Failed(_)
+        ));
+        let running = synced.replace("phase: Succeeded", "phase: Running");
+        assert!(matches!(
+            readiness(&yaml(&running), Some("abc123")),
+            Readiness::Pending(m) if m.contains("Running")
+        ));
+        // Synced at a new commit whose manifests did not change: the last sync at the old one stands.
+        let unchanged = synced.replace(
+            "syncResult: {revision: abc123}",
+            "syncResult: {revision: old999}",
+        );
+        assert_eq!(
+            readiness(&yaml(&unchanged), Some("abc123")),
+            Readiness::Ready
+        );
+    }
+
+    #[test]
+    fn multi_source_application_is_at_the_commit_when_every_source_of_the_repo_is() {
+        let live = "apiVersion: argoproj.io/v1alpha1\nkind: Application\nstatus: {sync: {status: Synced, revisions: [abc123, abc123]}, health: {status: Healthy}}\n";
+        assert_eq!(readiness(&yaml(live), Some("abc123")), Readiness::Ready);
+        assert!(matches!(
+            readiness(&yaml(live), Some("fff000")),
+            Readiness::Pending(_)
+        ));
+    }
+
+    #[test]
+    fn application_fails_with_argo_cds_message_and_the_resource() {
+        let comparison = "apiVersion: argoproj.io/v1alpha1\nkind: Application\nstatus: {sync: {status: Unknown}, health: {status: Healthy}, conditions: [{type: ComparisonError, message: 'values.yaml: no such file'}]}\n";
+        assert!(matches!(
+            readiness(&yaml(comparison), Some("abc123")),
+            Readiness::Failed(m) if m.contains("ComparisonError: values.yaml: no such file")
+        ));
+        let failed = "apiVersion: argoproj.io/v1alpha1\nkind: Application\nstatus: {sync: {status: OutOfSync}, health: {status: Missing}, operationState: {phase: Failed, message: one or more objects failed to apply, syncResult: {revision: abc123, resources: [{kind: Deployment, name: api, status: SyncFailed, message: 'spec.replicas: Invalid value'}]}}}\n";
+        assert!(matches!(
+            readiness(&yaml(failed), Some("abc123")),
+            Readiness::Failed(m) if m.contains("Deployment api: spec.replicas: Invalid value")
         ));
     }
 

@@ -102,12 +102,22 @@ fn aws_status(error: AwsError) -> anyhow::Error {
 /// The exit status a failed phase ends the run with.
 pub fn deploy_status(error: &DeployError) -> ExitStatus {
     use crate::apply::wait::WaitError;
+    use crate::deploy::gitops::GitOpsError;
     match error {
         DeployError::Phase(error) => phase_status(error),
         DeployError::Wait { source, .. } if matches!(**source, WaitError::Unreachable { .. }) => {
             ExitStatus::Unreachable
         }
         DeployError::Apply { source, .. } if source.is_unreachable() => ExitStatus::Unreachable,
+        DeployError::GitOps { source, .. } => match &**source {
+            GitOpsError::Git(_) => ExitStatus::BadInput,
+            GitOpsError::Kube { source, .. }
+                if crate::apply::applier::is_connection_error(source) =>
+            {
+                ExitStatus::Unreachable
+            }
+            GitOpsError::Kube { .. } => ExitStatus::Findings,
+        },
         DeployError::Preflight { .. }
         | DeployError::Postflight { .. }
         | DeployError::Apply { .. }

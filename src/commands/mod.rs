@@ -54,14 +54,29 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
     }
 }
 
-/// The environment of tacos.yaml the flags select (`--config`, `--env`).
+/// The environment of tacos.yaml the flags select (`--config`, `--env`), with the Git source
+/// `--git-repo-url` / `--git-revision` override.
 pub fn environment(global: &GlobalArgs) -> Result<crate::config::Environment, StatusError> {
     let config = crate::config::ConfigFile::load(&global.config)
         .map_err(|e| StatusError::bad_input(e.to_string()))?;
     let (_, environment) = config
         .environment(&global.config, global.environment.as_deref())
         .map_err(|e| StatusError::bad_input(e.to_string()))?;
-    Ok(environment.clone())
+    let mut environment = environment.clone();
+    if let Some(url) = &global.git_repo_url {
+        crate::config::check_repo_url(url).map_err(|why| {
+            StatusError::bad_input(format!("--git-repo-url (or TACOS_GIT_REPO_URL): {why}"))
+        })?;
+        environment.git.repo_url = url.clone();
+    }
+    if let Some(revision) = global
+        .git_revision
+        .as_ref()
+        .filter(|r| !r.trim().is_empty())
+    {
+        environment.git.revision = revision.trim().to_string();
+    }
+    Ok(environment)
 }
 
 /// Where tacos.yaml is and which environment the flags select, for checks that read more of it.

@@ -1,5 +1,6 @@
 //! `tacos deploy`: for each phase, render, check before (nothing applied on failure), apply, wait until up, prune, check after.
 
+pub mod gitops;
 pub mod report;
 
 use std::sync::Mutex;
@@ -44,6 +45,12 @@ pub enum DeployError {
         phase: String,
         #[source]
         source: Box<crate::apply::hooks::HookRunError>,
+    },
+    #[error("phase {phase}: the hand-over to Argo CD failed")]
+    GitOps {
+        phase: String,
+        #[source]
+        source: Box<gitops::GitOpsError>,
     },
     #[error("phase {phase}: {failed} check(s) failed after applying")]
     Postflight { phase: String, failed: usize },
@@ -172,7 +179,64 @@ pub async fn run_phase(
                 .push(format!("{} ({:?})", applied.key, applied.outcome).to_lowercase());
         }
     };
-    let staged = stage_hooks(&objects)?;
+
+    // Who writes what: the Applications and AppProjects are tacos's; a folder an Application
+    // syncs is Argo CD's once Argo CD is installed; the rest tacos applies (the bootstrap).
+    let gitops_error = |source| {
+        skip_postflight(reporter, phase, "Argo CD could not be read");
+        DeployError::GitOps {
+            phase: name.to_string(),
+            source: Box::new(source),
+        }
+    };
+    let repo_url = context.environment.git.repo_url.clone();
+    let installed = gitops::argocd_installed(&context.client)
+        .await
+        .map_err(gitops_error)?;
+    for left in phase.not_applied {
+        let count = objects.iter().filter(|o| o.kind() == left.kind).count();
+        if count > 0 {
+            reporter.note(
+                name,
+                &format!("{count} {}(s) not applied here: {}", left.kind, left.by),
+            );
+        }
+    }
+    let (wiring, content): (Vec<Object>, Vec<Object>) = objects
+        .iter()
+        .filter(|o| !phase.leaves(o.kind()))
+        .cloned()
+        .partition(gitops::is_wiring);
+    let mut owners = Vec::new();
+    if installed {
+        owners.extend(
+            gitops::live_owners(&context.client, &repo_url)
+                .await
+                .map_err(gitops_error)?,
+        );
+        owners.extend(gitops::declared_owners(&wiring, &repo_url));
+    }
+    let owner_of = |o: &Object| gitops::owner_of(o, &context.render.repo, &owners).cloned();
+    let (handed, bootstrap): (Vec<Object>, Vec<Object>) =
+        content.into_iter().partition(|o| owner_of(o).is_some());
+    let mut owning: Vec<String> = handed
+        .iter()
+        .filter_map(|o| owner_of(o).map(|owner| owner.application))
+        .collect();
+    owning.sort();
+    owning.dedup();
+    if !handed.is_empty() {
+        reporter.note(
+            name,
+            &format!(
+                "{} object(s) are Argo CD's (Application {}): Argo CD applies them from Git, tacos does not",
+                handed.len(),
+                owning.join(", ")
+            ),
+        );
+    }
+
+    let staged = stage_hooks(&bootstrap)?;
     if !staged.pre.is_empty() {
         // Helm installs into an existing namespace with its CRDs in place: those go before the
         // pre-install hooks (the main apply below finds them unchanged).
@@ -193,28 +257,28 @@ pub async fn run_phase(
             })?;
     }
     run_phase_hooks(context, name, &staged.pre, &on_applied).await?;
-    let applied = applier
+    let apply_error = |source| {
+        skip_postflight(reporter, phase, "the phase was not applied");
+        DeployError::Apply {
+            phase: name.to_string(),
+            source: Box::new(source),
+        }
+    };
+    let mut applied = applier
         .apply(&staged.main, &on_applied)
         .await
-        .map_err(|source| {
-            skip_postflight(reporter, phase, "the phase was not applied");
-            DeployError::Apply {
-                phase: name.to_string(),
-                source: Box::new(source),
-            }
-        })?;
-    let mut summary = PhaseSummary::default();
-    for a in &applied {
-        match a.outcome {
-            Outcome::Created => summary.created += 1,
-            Outcome::Configured => summary.configured += 1,
-            Outcome::Unchanged => summary.unchanged += 1,
-            Outcome::Pruned => summary.pruned += 1,
-        }
-    }
+        .map_err(apply_error)?;
     if context.dry_run {
+        if installed {
+            applied.extend(
+                applier
+                    .apply(&wiring, &on_applied)
+                    .await
+                    .map_err(apply_error)?,
+            );
+        }
+        let summary = summarize(&applied, started);
         skip_postflight(reporter, phase, "dry run: nothing was stored to check");
-        summary.seconds = started.elapsed().as_secs_f64();
         reporter.phase_done(
             name,
             &format!("{name}: dry run, nothing stored ({})", describe(&summary)),
@@ -228,18 +292,123 @@ pub async fn run_phase(
             .find(|f| &f.workload == key)
             .map(|f| f.min_replicas)
     };
-    let mut targets: Vec<Target> = applied
+    let targets: Vec<Target> = applied
         .iter()
-        .filter(|a| !phase.not_waited.contains(&a.key.kind.as_str()))
         .map(|a| Target {
             key: a.key.clone(),
             resource: a.resource.clone(),
             floor: floor_of(&a.key),
         })
         .collect();
-    // Workloads Argo CD applies from the phase's charts: the phase is up once they reach the
-    // floor their autoscaler declares, not when Argo CD first calls them Healthy at one replica.
-    targets.extend(
+    let wait_options = WaitOptions {
+        timeout: context.timeout,
+        failure_window: context.failure_window,
+        ..WaitOptions::default()
+    };
+    wait_for(context, phase, &targets, &wait_options).await?;
+
+    // The hand-over: the Applications at the environment's commit, each sync wave up before the
+    // next, then what they sync.
+    if !wiring.is_empty() || !owning.is_empty() {
+        if !installed
+            && !gitops::argocd_installed(&context.client)
+                .await
+                .map_err(gitops_error)?
+        {
+            reporter.warn(
+                name,
+                "Argo CD is not installed yet: its Applications wait for `tacos deploy --phase argocd`",
+            );
+        } else {
+            let commit = resolve_commit(context).await.map_err(gitops_error)?;
+            reporter.note(
+                name,
+                &format!(
+                    "Argo CD syncs {repo_url} at {} (commit {commit})",
+                    context.environment.git.revision
+                ),
+            );
+            let at_commit = WaitOptions {
+                expected_revision: Some(commit),
+                ..wait_options.clone()
+            };
+            let mut synced: Vec<String> = Vec::new();
+            for wave in gitops::waves(&wiring) {
+                let done = applier
+                    .apply(&wave, &on_applied)
+                    .await
+                    .map_err(apply_error)?;
+                let targets: Vec<Target> = done
+                    .iter()
+                    .filter(|a| a.key.kind == "Application")
+                    .map(|a| Target {
+                        key: a.key.clone(),
+                        resource: a.resource.clone(),
+                        floor: None,
+                    })
+                    .collect();
+                for target in &targets {
+                    gitops::refresh(&context.client, &target.key.name)
+                        .await
+                        .map_err(gitops_error)?;
+                }
+                // Argo CD may compare before its informers hold what this run just applied (a
+                // new AppProject): ask once more shortly after.
+                let again = refresh_later(context, &targets);
+                let waited = wait_for(context, phase, &targets, &at_commit).await;
+                again.abort();
+                waited?;
+                synced.extend(targets.iter().map(|t| t.key.name.clone()));
+                applied.extend(done);
+            }
+            let others: Vec<Target> = owning
+                .iter()
+                .filter(|a| !synced.contains(a))
+                .map(|a| Target {
+                    key: ObjectKey {
+                        group: "argoproj.io".into(),
+                        kind: "Application".into(),
+                        namespace: Some(gitops::ARGOCD_NAMESPACE.into()),
+                        name: a.clone(),
+                    },
+                    resource: application_resource(),
+                    floor: None,
+                })
+                .collect();
+            for target in &others {
+                gitops::refresh(&context.client, &target.key.name)
+                    .await
+                    .map_err(gitops_error)?;
+            }
+            wait_for(context, phase, &others, &at_commit).await?;
+            synced.extend(others.iter().map(|t| t.key.name.clone()));
+            let handed_over = gitops::relinquish(&context.client, &synced)
+                .await
+                .map_err(gitops_error)?;
+            if !handed_over.relinquished.is_empty() {
+                reporter.note(
+                    name,
+                    &format!(
+                        "handed {} object(s) over to Argo CD: tacos's field manager removed, Argo CD's is the only one",
+                        handed_over.relinquished.len()
+                    ),
+                );
+            }
+        }
+    }
+
+    // What Argo CD applies (the handed-over folders, the workloads of the Applications' charts):
+    // up once ready, each workload at the floor its autoscaler declares.
+    let mut synced_targets = Vec::new();
+    for object in &handed {
+        let (resource, _) = applier.resource_of(object).await.map_err(apply_error)?;
+        synced_targets.push(Target {
+            key: object.key(),
+            resource,
+            floor: floor_of(&object.key()),
+        });
+    }
+    synced_targets.extend(
         floors
             .iter()
             .filter(|f| !applied.iter().any(|a| a.key == f.workload))
@@ -249,28 +418,13 @@ pub async fn run_phase(
                 floor: Some(f.min_replicas),
             }),
     );
-    let wait_options = WaitOptions {
-        timeout: context.timeout,
-        failure_window: context.failure_window,
-        expected_revision: Some(context.environment.git.revision.clone())
-            .filter(|r| r.len() >= 7 && r.chars().all(|c| c.is_ascii_hexdigit())),
-        ..WaitOptions::default()
-    };
-    wait_until_ready(&context.client, &targets, &wait_options, &|event| {
-        reporter.waiting(name, event)
-    })
-    .await
-    .map_err(|source| {
-        skip_postflight(reporter, phase, "the phase did not come up");
-        DeployError::Wait {
-            phase: name.to_string(),
-            source: Box::new(source),
-        }
-    })?;
+    wait_for(context, phase, &synced_targets, &wait_options).await?;
+    let mut summary = summarize(&applied, started);
 
     run_phase_hooks(context, name, &staged.post, &on_applied).await?;
 
-    let pruned = applier.prune(&objects, &applied).await.map_err(|source| {
+    let mine: Vec<Object> = bootstrap.iter().chain(&wiring).cloned().collect();
+    let pruned = applier.prune(&mine, &applied).await.map_err(|source| {
         skip_postflight(reporter, phase, "the phase was not applied");
         DeployError::Apply {
             phase: name.to_string(),
@@ -303,6 +457,80 @@ pub async fn run_phase(
         ),
     );
     Ok(summary)
+}
+
+/// Counts what applying did.
+fn summarize(applied: &[Applied], started: Instant) -> PhaseSummary {
+    let mut summary = PhaseSummary::default();
+    for a in applied {
+        match a.outcome {
+            Outcome::Created => summary.created += 1,
+            Outcome::Configured => summary.configured += 1,
+            Outcome::Unchanged => summary.unchanged += 1,
+            Outcome::Pruned => summary.pruned += 1,
+        }
+    }
+    summary.seconds = started.elapsed().as_secs_f64();
+    summary
+}
+
+/// Waits until `targets` are up; a phase that does not come up skips its checks after.
+async fn wait_for(
+    context: &DeployContext,
+    phase: &Phase,
+    targets: &[Target],
+    options: &WaitOptions,
+) -> Result<(), DeployError> {
+    if targets.is_empty() {
+        return Ok(());
+    }
+    wait_until_ready(&context.client, targets, options, &|event| {
+        context.reporter.waiting(phase.name, event)
+    })
+    .await
+    .map_err(|source| {
+        skip_postflight(&context.reporter, phase, "the phase did not come up");
+        DeployError::Wait {
+            phase: phase.name.to_string(),
+            source: Box::new(source),
+        }
+    })?;
+    Ok(())
+}
+
+/// Asks Argo CD to refresh the target Applications again in a few seconds.
+fn refresh_later(context: &DeployContext, targets: &[Target]) -> tokio::task::JoinHandle<()> {
+    let client = context.client.clone();
+    let names: Vec<String> = targets.iter().map(|t| t.key.name.clone()).collect();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        for name in names {
+            let _ = gitops::refresh(&client, &name).await;
+        }
+    })
+}
+
+/// The commit the environment's revision points at now, read from the repository.
+async fn resolve_commit(context: &DeployContext) -> Result<String, gitops::GitOpsError> {
+    let git = context.environment.git.clone();
+    tokio::task::spawn_blocking(move || crate::git::resolve_revision(&git.repo_url, &git.revision))
+        .await
+        .unwrap_or_else(|e| {
+            Err(crate::git::GitError::Unreadable {
+                url: context.environment.git.repo_url.clone(),
+                revision: context.environment.git.revision.clone(),
+                message: e.to_string(),
+            })
+        })
+        .map_err(gitops::GitOpsError::from)
+}
+
+fn application_resource() -> ApiResource {
+    ApiResource::from_gvk(&kube::core::GroupVersionKind::gvk(
+        "argoproj.io",
+        "v1alpha1",
+        "Application",
+    ))
 }
 
 /// Every check of a run is reported once: those after applying that cannot run say why.

@@ -28,7 +28,10 @@ pub const PHASE: Phase = Phase {
     depends_on: Some("argocd"),
     in_all: true,
     needs_aws: true,
-    substitutes: &[],
+    substitutes: &[
+        super::substitute::GIT_REPO_URL,
+        super::substitute::GIT_REVISION,
+    ],
     preflight: &[
         PREVIOUS_PHASE_HEALTHY,
         Check {
@@ -45,7 +48,7 @@ pub const PHASE: Phase = Phase {
     ],
     waits_for: "every Application Synced and Healthy at the expected revision; each service available at its autoscaler's floor",
     postflight: &super::posture::CHECKS,
-    not_waited: &[],
+    not_applied: &[],
 };
 
 rule!(

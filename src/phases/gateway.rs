@@ -61,7 +61,7 @@ pub const PHASE: Phase = Phase {
             in_verify: true,
         },
     ],
-    not_waited: &[],
+    not_applied: &[],
 };
 
 rule!(

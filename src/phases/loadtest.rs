@@ -1,7 +1,7 @@
 //! loadtest: k6-operator TestRuns that ramp to 30k RPS, hold, and spike to 50k.
 
-use super::Phase;
 use super::check::{Check, CheckContext, PREVIOUS_PHASE_HEALTHY, PhaseError, crd_served};
+use super::{NotApplied, Phase};
 use crate::report::{Finding, rule};
 
 pub const PHASE: Phase = Phase {
@@ -36,7 +36,12 @@ pub const PHASE: Phase = Phase {
     ],
     waits_for: "TestRun finished",
     postflight: &[],
-    not_waited: &["TestRun"],
+    // Six scenarios applied at once would load the platform six times over: each TestRun is run
+    // alone, on demand.
+    not_applied: &[NotApplied {
+        kind: "TestRun",
+        by: "tacos loadtest --scenario NAME, one at a time",
+    }],
 };
 
 rule!(

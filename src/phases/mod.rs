@@ -38,8 +38,23 @@ pub struct Phase {
     pub waits_for: &'static str,
     /// Checks once the phase is up.
     pub postflight: &'static [Check],
-    /// Kinds applied but not waited on (e.g. Applications Argo CD takes over from there).
-    pub not_waited: &'static [&'static str],
+    /// Kinds the phase renders and checks but does not apply: another command runs them.
+    pub not_applied: &'static [NotApplied],
+}
+
+/// A kind a phase leaves to another command, and which.
+#[derive(Debug)]
+pub struct NotApplied {
+    pub kind: &'static str,
+    /// The command that applies them, for the note deploy prints.
+    pub by: &'static str,
+}
+
+impl Phase {
+    /// Whether the phase leaves objects of `kind` to another command.
+    pub fn leaves(&self, kind: &str) -> bool {
+        self.not_applied.iter().any(|n| n.kind == kind)
+    }
 }
 
 /// Every phase, in deployment order. Adding a phase: a new file and one line here.

@@ -7,12 +7,15 @@ use crate::report::rule;
 pub const PHASE: Phase = Phase {
     name: "monitoring",
     summary: "alerts, dashboards and scraping for the five services",
-    folders: &["manifests/monitoring"],
+    folders: &["manifests/monitoring", "applications/monitoring"],
     upstream: &[],
     depends_on: Some("apps"),
     in_all: true,
     needs_aws: false,
-    substitutes: &[],
+    substitutes: &[
+        super::substitute::GIT_REPO_URL,
+        super::substitute::GIT_REVISION,
+    ],
     preflight: &[
         PREVIOUS_PHASE_HEALTHY,
         Check {
@@ -31,7 +34,7 @@ pub const PHASE: Phase = Phase {
     ],
     waits_for: "PrometheusRules and ServiceMonitors stored",
     postflight: &[],
-    not_waited: &[],
+    not_applied: &[],
 };
 
 rule!(

@@ -117,7 +117,7 @@ pub fn render_folders_only(
     Ok(tree
         .objects
         .into_iter()
-        .filter(|o| !phase.not_waited.contains(&o.kind()))
+        .filter(|o| !phase.leaves(o.kind()))
         .collect())
 }
 

@@ -46,6 +46,20 @@ async fn certificate_arn(cx: &CheckContext<'_>) -> Result<String, PhaseError> {
     }
 }
 
+/// `${GIT_REPO_URL}`: the repository Argo CD syncs the tree from (git.repoURL, `--git-repo-url`).
+pub const GIT_REPO_URL: Substitution = Substitution {
+    name: "GIT_REPO_URL",
+    summary: "the environment's git.repoURL (or --git-repo-url): the repository the Applications and AppProjects point Argo CD at",
+    resolve: |cx| Box::pin(async move { Ok(cx.environment.git.repo_url.clone()) }),
+};
+
+/// `${GIT_REVISION}`: the branch, tag or commit Argo CD syncs (git.revision, `--git-revision`).
+pub const GIT_REVISION: Substitution = Substitution {
+    name: "GIT_REVISION",
+    summary: "the environment's git.revision (or --git-revision): what the Applications track",
+    resolve: |cx| Box::pin(async move { Ok(cx.environment.git.revision.clone()) }),
+};
+
 /// The value of every substitution the phase declares.
 pub async fn resolve(cx: &CheckContext<'_>) -> Result<Vec<(&'static str, String)>, PhaseError> {
     let mut values = Vec::new();

@@ -23,6 +23,10 @@ pub struct Binaries {
     /// metrics-server, run out of cluster behind the `v1beta1.metrics.k8s.io` APIService.
     pub metrics_server: PathBuf,
     pub helm: PathBuf,
+    /// Argo CD's multicall binary, with the repo-server's GPG wrapper scripts beside it.
+    pub argocd: PathBuf,
+    /// Debian's redis-server, for Argo CD's controllers.
+    pub redis_server: PathBuf,
     pub moto_server: PathBuf,
     /// Folder of upstream CRD folders (one per project and version).
     pub upstream_crds: PathBuf,
@@ -65,6 +69,12 @@ impl Binaries {
             helm: bin
                 .join(format!("helm-{}", version("HELM_VERSION")))
                 .join("helm"),
+            argocd: bin
+                .join(format!("argocd-{}", version("ARGOCD_VERSION")))
+                .join("argocd"),
+            redis_server: std::env::var_os("TACOS_TESTENV_REDIS_SERVER")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from("/usr/bin/redis-server")),
             moto_server: cache
                 .join(format!("venv-moto-{}", version("MOTO_VERSION")))
                 .join("bin/moto_server"),

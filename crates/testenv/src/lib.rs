@@ -4,12 +4,15 @@
 //! crate only starts, wires and stops them. Nothing here fakes an API: every request goes to the
 //! real kube-apiserver or the real moto server.
 
+pub mod argocd;
 pub mod aws;
 pub mod aws_network;
 pub mod binaries;
 pub mod charts;
 pub mod control_plane;
 pub mod crds;
+pub mod git;
+pub mod lab;
 pub mod metrics;
 mod pki;
 pub mod play;

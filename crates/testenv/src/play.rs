@@ -158,33 +158,6 @@ pub async fn aws_lbc_accept_route(
     .await
 }
 
-/// Plays Argo CD's application controller: the Application Synced at `revision` and with the given health.
-pub async fn argocd_set_application(
-    client: &kube::Client,
-    namespace: &str,
-    name: &str,
-    revision: &str,
-    health: &str,
-) -> Result<()> {
-    let applications = api(client, "argoproj.io", "v1alpha1", "Application", namespace);
-    let status = json!({
-        "sync": {"status": "Synced", "revision": revision},
-        "health": {"status": health},
-    });
-    // Argo CD's Application CRD has no status subresource: its controller writes status on the object itself.
-    applications
-        .patch(
-            name,
-            &PatchParams::default(),
-            &Patch::Merge(json!({ "status": status })),
-        )
-        .await
-        .map_err(kube_err(format!(
-            "set status of Application {namespace}/{name} as Argo CD"
-        )))?;
-    Ok(())
-}
-
 /// Plays the KEDA operator for a ScaledObject: the HorizontalPodAutoscaler `keda-hpa-<name>` it
 /// creates (owned by the ScaledObject, bounded by its replica counts; the real one feeds it the
 /// trigger's external metric, which this cluster has no server for) and the Ready condition.

@@ -1,7 +1,7 @@
-//! Long-running stand-ins on the simulated cluster for controllers it lacks: the AWS Load Balancer Controller with ExternalDNS (Gateways get an ALB in the emulator and DNS aliases), Argo CD (Applications are rendered, applied and reported Synced/Healthy), and KEDA (ScaledObjects get their HPA).
+//! Long-running stand-ins on the simulated cluster for controllers that cannot run out of cluster here: the AWS Load Balancer Controller with ExternalDNS (Gateways get an ALB in the emulator and DNS aliases) and KEDA (ScaledObjects get their HPA). Argo CD is the real one (see `argocd`).
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams};
@@ -11,37 +11,23 @@ use serde_json::{Value, json};
 
 use crate::{AwsEmulator, Result, TestenvError, kube_err, play};
 
-/// Field manager of everything the Argo CD stand-in applies.
-pub const ARGOCD_PLAYER_MANAGER: &str = "argocd-controller-stand-in";
-
-/// What the players need: the cluster, the emulator and its hosted zone, and where Applications' sources live.
+/// What the players need: the cluster, the emulator and its hosted zone.
 pub struct Players {
     pub client: kube::Client,
     pub aws: std::sync::Arc<AwsEmulator>,
     pub zone_id: String,
-    /// The Git repository's working tree (Applications' `path`s are relative to it).
-    pub repo: PathBuf,
-    pub helm: PathBuf,
     /// Gateway (namespace/name) -> the DNS name of the ALB made for it.
     load_balancers: HashMap<String, String>,
-    /// Gateway or Application (namespace/name) -> the generation last played.
+    /// Gateway or ScaledObject (namespace/name) -> the generation last played.
     played: HashMap<String, i64>,
 }
 
 impl Players {
-    pub fn new(
-        client: kube::Client,
-        aws: std::sync::Arc<AwsEmulator>,
-        zone_id: String,
-        repo: PathBuf,
-        helm: PathBuf,
-    ) -> Self {
+    pub fn new(client: kube::Client, aws: std::sync::Arc<AwsEmulator>, zone_id: String) -> Self {
         Self {
             client,
             aws,
             zone_id,
-            repo,
-            helm,
             load_balancers: HashMap::new(),
             played: HashMap::new(),
         }
@@ -62,10 +48,9 @@ impl Players {
         }
     }
 
-    /// One pass over Gateways, routes, Applications and ScaledObjects.
+    /// One pass over Gateways, routes and ScaledObjects.
     pub async fn tick(&mut self) -> Result<()> {
         self.play_load_balancer_controller().await?;
-        self.play_argo_cd().await?;
         self.play_keda().await
     }
 
@@ -183,204 +168,6 @@ impl Players {
         }
         Ok(())
     }
-
-    async fn play_argo_cd(&mut self) -> Result<()> {
-        for application in self.list("argoproj.io", "v1alpha1", "Application").await {
-            let namespace = application.metadata.namespace.clone().unwrap_or_default();
-            let name = application.metadata.name.clone().unwrap_or_default();
-            let generation = application.metadata.generation.unwrap_or(0);
-            let key = format!("Application {namespace}/{name}");
-            let revision = application.data["spec"]["source"]["targetRevision"]
-                .as_str()
-                .or_else(|| application.data["spec"]["sources"][0]["targetRevision"].as_str())
-                .unwrap_or("HEAD")
-                .to_string();
-            if self.played.get(&key) != Some(&generation) {
-                match self.sync(&application).await {
-                    Ok(()) => {
-                        self.played.insert(key.clone(), generation);
-                    }
-                    Err(error) => {
-                        let message = crate::shared::error_chain(&error);
-                        play::argocd_set_application(
-                            &self.client,
-                            &namespace,
-                            &name,
-                            &revision,
-                            "Degraded",
-                        )
-                        .await?;
-                        eprintln!("[Argo CD stand-in] {key}: {message}");
-                        continue;
-                    }
-                }
-            }
-            let health = if self.workloads_available(&application).await {
-                "Healthy"
-            } else {
-                "Progressing"
-            };
-            if application.data["status"]["health"]["status"].as_str() != Some(health)
-                || application.data["status"]["sync"]["status"].as_str() != Some("Synced")
-            {
-                play::argocd_set_application(&self.client, &namespace, &name, &revision, health)
-                    .await?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Renders the Application's chart (a path in the repository with valueFiles) or reads its
-    /// folder of manifests, and applies the result into its destination namespace.
-    async fn sync(&self, application: &DynamicObject) -> Result<()> {
-        for object in self.render(application)? {
-            self.apply(&object).await?;
-        }
-        Ok(())
-    }
-
-    fn render(&self, application: &DynamicObject) -> Result<Vec<Value>> {
-        let spec = &application.data["spec"];
-        let sources: Vec<&Value> = match spec["sources"].as_array() {
-            Some(sources) => sources.iter().collect(),
-            None => vec![&spec["source"]],
-        };
-        let namespace = spec["destination"]["namespace"]
-            .as_str()
-            .unwrap_or("default")
-            .to_string();
-        let Some(source) = sources.iter().find(|s| s["path"].is_string()) else {
-            return Ok(Vec::new()); // an upstream chart (Argo CD itself): nothing to render here
-        };
-        let path = self.repo.join(source["path"].as_str().unwrap_or_default());
-        let text = if path.join("Chart.yaml").is_file() {
-            let mut command = std::process::Command::new(&self.helm);
-            command
-                .arg("template")
-                .arg(application.metadata.name.as_deref().unwrap_or("app"))
-                .arg(&path)
-                .args(["--namespace", &namespace]);
-            for file in sources.iter().flat_map(|s| {
-                s["helm"]["valueFiles"]
-                    .as_array()
-                    .cloned()
-                    .unwrap_or_default()
-            }) {
-                let file = file.as_str().unwrap_or_default();
-                let resolved = match file.split_once('/') {
-                    Some((reference, rest)) if reference.starts_with('$') => self.repo.join(rest),
-                    _ => path.join(file),
-                };
-                command.arg("--values").arg(resolved);
-            }
-            let output = command
-                .output()
-                .map_err(crate::io_err("run helm template"))?;
-            if !output.status.success() {
-                return Err(TestenvError::Parse {
-                    path,
-                    message: String::from_utf8_lossy(&output.stderr).to_string(),
-                });
-            }
-            String::from_utf8_lossy(&output.stdout).to_string()
-        } else {
-            read_manifests(&path)?
-        };
-        let mut objects = Vec::new();
-        for document in serde_yaml_ng::Deserializer::from_str(&text) {
-            let mut value = Value::deserialize(document).map_err(|e| TestenvError::Parse {
-                path: path.clone(),
-                message: e.to_string(),
-            })?;
-            if value.is_null() {
-                continue;
-            }
-            if value["metadata"]["namespace"].is_null() {
-                value["metadata"]["namespace"] = json!(namespace);
-            }
-            objects.push(value);
-        }
-        Ok(objects)
-    }
-
-    async fn apply(&self, object: &Value) -> Result<()> {
-        let api_version = object["apiVersion"].as_str().unwrap_or_default();
-        let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
-        let kind = object["kind"].as_str().unwrap_or_default();
-        let name = object["metadata"]["name"].as_str().unwrap_or_default();
-        let (resource, capabilities) = kube::discovery::pinned_kind(
-            &self.client,
-            &GroupVersionKind::gvk(group, version, kind),
-        )
-        .await
-        .map_err(kube_err(format!("discover {api_version} {kind}")))?;
-        let api: Api<DynamicObject> = if capabilities.scope == kube::discovery::Scope::Namespaced {
-            Api::namespaced_with(
-                self.client.clone(),
-                object["metadata"]["namespace"]
-                    .as_str()
-                    .unwrap_or("default"),
-                &resource,
-            )
-        } else {
-            Api::all_with(self.client.clone(), &resource)
-        };
-        api.patch(
-            name,
-            &PatchParams::apply(ARGOCD_PLAYER_MANAGER).force(),
-            &Patch::Apply(object),
-        )
-        .await
-        .map_err(kube_err(format!("apply {kind} {name}")))?;
-        Ok(())
-    }
-
-    /// Whether every Deployment the Application rendered is available.
-    async fn workloads_available(&self, application: &DynamicObject) -> bool {
-        let Ok(objects) = self.render(application) else {
-            return false;
-        };
-        for object in objects.iter().filter(|o| o["kind"] == "Deployment") {
-            let namespace = object["metadata"]["namespace"]
-                .as_str()
-                .unwrap_or("default");
-            let deployments: Api<k8s_openapi::api::apps::v1::Deployment> =
-                Api::namespaced(self.client.clone(), namespace);
-            let Ok(Some(live)) = deployments
-                .get_opt(object["metadata"]["name"].as_str().unwrap_or_default())
-                .await
-            else {
-                return false;
-            };
-            let desired = live.spec.and_then(|s| s.replicas).unwrap_or(1);
-            let available = live.status.and_then(|s| s.available_replicas).unwrap_or(0);
-            if available < desired {
-                return false;
-            }
-        }
-        true
-    }
-}
-
-fn read_manifests(dir: &Path) -> Result<String> {
-    let mut text = String::new();
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(crate::io_err(format!("read {}", dir.display())))?
-        .flatten()
-        .map(|e| e.path())
-        .collect();
-    paths.sort();
-    for path in paths
-        .iter()
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
-    {
-        text.push_str(
-            &std::fs::read_to_string(path)
-                .map_err(crate::io_err(format!("read {}", path.display())))?,
-        );
-        text.push_str("\n---\n");
-    }
-    Ok(text)
 }
 
 /// Values of a real EKS install of the controller for the platform's cluster, with the ALB

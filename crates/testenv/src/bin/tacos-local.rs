@@ -1,18 +1,16 @@
-//! `tacos-local run -- COMMAND...`: starts a simulated EKS-like cluster and the AWS emulator seeded with the platform's account, plays the controllers they lack, and runs COMMAND against them.
+//! `tacos-local run -- COMMAND...`: starts a simulated EKS-like cluster and the AWS emulator seeded with the platform's account, serves the checkout from a local Git repository, runs the real Argo CD once the argocd phase installs it, plays the controllers that cannot run here, and runs COMMAND against them.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 
-use tacos_testenv::aws::AcmValidation;
-use tacos_testenv::charts::prepare_chart_dir;
-use tacos_testenv::players::{Players, install_load_balancer_controller};
-use tacos_testenv::{AwsEmulator, Binaries, ControlPlaneOptions, FakeNode, SimulatedCluster};
+use tacos_testenv::lab::Lab;
 
 const USAGE: &str = "usage: tacos-local run [--repo DIR] -- COMMAND [ARGS...]\n\
 Starts a simulated cluster (kube-apiserver, controller-manager, scheduler, kwok nodes in ap-northeast-2a/b/c)\n\
-and moto's AWS emulator seeded with the EKS cluster, certificate and hosted zone; plays the AWS Load Balancer\n\
-Controller, ExternalDNS and Argo CD; runs COMMAND with KUBECONFIG, AWS_*, TACOS_CHART_DIR set; stops everything after.";
+and moto's AWS emulator seeded with the EKS cluster, certificate and hosted zone; commits the checkout (DIR) into\n\
+a local Git repository Argo CD syncs from; runs Argo CD's application-controller and repo-server once the argocd\n\
+phase has installed them; plays the AWS Load Balancer Controller, ExternalDNS and KEDA; runs COMMAND with\n\
+KUBECONFIG, AWS_*, TACOS_CHART_DIR, TACOS_GIT_REPO_URL and TACOS_GIT_REVISION set; stops everything after.";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -42,51 +40,22 @@ fn main() -> ExitCode {
 
 async fn run(repo: &Path, command: &[String]) -> Result<u8, String> {
     let text = |e: &dyn std::error::Error| tacos_testenv::shared::error_chain(e);
-    let binaries = Binaries::locate().map_err(|e| text(&e))?;
     eprintln!(
         "tacos-local: starting the simulated cluster (3 kwok nodes) and the AWS emulator ..."
     );
-    let options = ControlPlaneOptions {
-        skip_crds: vec!["gateway-api".into(), "argo-cd".into()],
-        ..ControlPlaneOptions::default()
-    };
-    let cluster = SimulatedCluster::start_with(options, FakeNode::eks_default_pool())
-        .await
-        .map_err(|e| text(&e))?;
-    let aws = Arc::new(
-        AwsEmulator::start(AcmValidation::Immediate)
-            .await
-            .map_err(|e| text(&e))?,
+    let lab = Lab::start(repo).await.map_err(|e| text(&e))?;
+    let commit = lab.git.head().map_err(|e| text(&e))?;
+    eprintln!(
+        "tacos-local: ready; Argo CD will sync {} at main (commit {commit}); running: {}",
+        lab.git.url(),
+        command.join(" ")
     );
-    let zone_id = aws.seed_platform().await.map_err(|e| text(&e))?;
-    let client = cluster.client().await.map_err(|e| text(&e))?;
-    install_load_balancer_controller(&client, &binaries.helm)
-        .await
-        .map_err(|e| text(&e))?;
-    let chart_dir = prepare_chart_dir(&binaries, &cluster.control_plane.dir().join("charts"))
-        .map_err(|e| text(&e))?;
-    let players = Players::new(
-        client,
-        aws.clone(),
-        zone_id,
-        repo.to_path_buf(),
-        binaries.helm.clone(),
-    );
-    let players = tokio::spawn(players.run());
-    eprintln!("tacos-local: ready; running: {}", command.join(" "));
     let mut child = tokio::process::Command::new(&command[0]);
-    child
-        .args(&command[1..])
-        .env("KUBECONFIG", &cluster.control_plane.kubeconfig)
-        .env("TACOS_CHART_DIR", &chart_dir)
-        .env("TACOS_HELM", &binaries.helm);
-    for (key, value) in aws.env() {
-        child.env(key, value);
-    }
+    child.args(&command[1..]).envs(lab.env());
     let status = child
         .status()
         .await
         .map_err(|e| format!("cannot run {}: {e}", command[0]))?;
-    players.abort();
+    drop(lab);
     Ok(status.code().map(|c| c as u8).unwrap_or(1))
 }
