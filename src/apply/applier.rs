@@ -413,6 +413,12 @@ impl Applier {
                     {
                         Outcome::Unchanged
                     }
+                    // A controller may have written the object (its status) since it was listed.
+                    Some(before)
+                        if super::diff::changes(object.kind(), before, &result).is_empty() =>
+                    {
+                        Outcome::Unchanged
+                    }
                     Some(_) => Outcome::Configured,
                 };
                 Ok(self

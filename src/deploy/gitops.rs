@@ -178,6 +178,35 @@ pub fn owner_of<'a>(
     owners.iter().find(|o| o.owns(relative))
 }
 
+/// The first object an Application syncs that holds one of the `${NAME}`s tacos fills in (Argo
+/// CD would apply the placeholder as written), as the message that says which and what to do.
+pub fn placeholder_synced(
+    objects: &[Object],
+    repo_root: &Path,
+    owners: &[FolderOwner],
+    names: &[&str],
+) -> Option<String> {
+    objects.iter().find_map(|object| {
+        let owner = owner_of(object, repo_root, owners)?;
+        let text = object.value.to_string();
+        let name = names
+            .iter()
+            .find(|name| text.contains(&format!("${{{name}}}")))?;
+        let file = object
+            .source
+            .file
+            .file_name()
+            .map(|f| f.to_string_lossy().to_string())
+            .unwrap_or_default();
+        Some(format!(
+            "{} ({}) holds ${{{name}}}, which tacos fills in, but Application {} syncs it and would apply it as written: add {file} to the Application's directory.exclude (tacos then applies it)",
+            object.key(),
+            object.location(),
+            owner.application,
+        ))
+    })
+}
+
 /// The wiring grouped by sync wave, lowest first, as an app of apps would sync it: the
 /// AppProjects on their own first (an Application whose project Argo CD has not seen yet is an
 /// InvalidSpecError until its next resync), then each wave of Applications.
@@ -257,18 +286,38 @@ pub async fn relinquish(
                 Some(ns) => Api::namespaced_with(client.clone(), ns, &api_resource),
                 None => Api::all_with(client.clone(), &api_resource),
             };
-            let Ok(Some(live)) = api.get_opt(object).await else {
-                continue;
+            // Controllers write status meanwhile: read again and retry when the object changed.
+            let mut attempts = 0;
+            let relinquished = loop {
+                let Ok(Some(live)) = api.get_opt(object).await else {
+                    break false;
+                };
+                let Some(patch) =
+                    relinquish_patch(&serde_json::to_value(&live).unwrap_or_default())
+                else {
+                    break false;
+                };
+                match api
+                    .patch(object, &PatchParams::default(), &Patch::Merge(&patch))
+                    .await
+                {
+                    Ok(_) => break true,
+                    Err(kube::Error::Api(status)) if status.code == 409 && attempts < 5 => {
+                        attempts += 1;
+                    }
+                    Err(source) => {
+                        return Err(GitOpsError::Kube {
+                            action: format!(
+                                "hand {kind} {object} over to Argo CD (remove tacos's field manager)"
+                            ),
+                            source,
+                        });
+                    }
+                }
             };
-            let Some(patch) = relinquish_patch(&serde_json::to_value(&live).unwrap_or_default())
-            else {
+            if !relinquished {
                 continue;
-            };
-            api.patch(object, &PatchParams::default(), &Patch::Merge(&patch))
-                .await
-                .map_err(kube_error(format!(
-                    "hand {kind} {object} over to Argo CD (remove tacos's field manager)"
-                )))?;
+            }
             done.relinquished.push(ObjectKey {
                 group: group.to_string(),
                 kind: kind.to_string(),
@@ -322,15 +371,49 @@ mod tests {
         let gateway = owner(
             "manifests/gateway",
             Some("*.yaml"),
-            Some("loadbalancerconfiguration.yaml"),
+            Some("{loadbalancerconfiguration.yaml,gateway.yaml}"),
         );
-        assert!(gateway.owns(Path::new("manifests/gateway/gateway.yaml")));
+        assert!(gateway.owns(Path::new("manifests/gateway/gatewayclass.yaml")));
+        assert!(!gateway.owns(Path::new("manifests/gateway/gateway.yaml")));
         assert!(!gateway.owns(Path::new(
             "manifests/gateway/loadbalancerconfiguration.yaml"
         )));
         assert!(!gateway.owns(Path::new("manifests/gateway/README.md")));
         assert!(!gateway.owns(Path::new("manifests/tacos/namespace.yaml")));
         assert!(owner("manifests/tacos", None, None).owns(Path::new("manifests/tacos/x.yaml")));
+    }
+
+    #[test]
+    fn a_synced_file_holding_a_placeholder_is_named_with_the_fix() {
+        let tree = crate::repo::load_str(
+            "manifests/gateway/gateway.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: gateway}\ndata: {arn: \"${ACM_CERTIFICATE_ARN}\"}\n",
+        )
+        .unwrap();
+        let synced = [owner("manifests/gateway", Some("*.yaml"), None)];
+        let found = placeholder_synced(
+            &tree.objects,
+            Path::new("."),
+            &synced,
+            &["ACM_CERTIFICATE_ARN"],
+        )
+        .unwrap();
+        assert!(found.contains("${ACM_CERTIFICATE_ARN}"), "{found}");
+        assert!(found.contains("directory.exclude"), "{found}");
+        let excluded = [owner(
+            "manifests/gateway",
+            Some("*.yaml"),
+            Some("gateway.yaml"),
+        )];
+        assert!(
+            placeholder_synced(
+                &tree.objects,
+                Path::new("."),
+                &excluded,
+                &["ACM_CERTIFICATE_ARN"]
+            )
+            .is_none()
+        );
     }
 
     #[test]

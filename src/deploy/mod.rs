@@ -217,6 +217,14 @@ pub async fn run_phase(
         owners.extend(gitops::declared_owners(&wiring, &repo_url));
     }
     let owner_of = |o: &Object| gitops::owner_of(o, &context.render.repo, &owners).cloned();
+    // Argo CD applies files as written: one that holds a `${NAME}` tacos fills in must stay tacos's.
+    let names: Vec<&str> = phase.substitutes.iter().map(|s| s.name).collect();
+    if let Some(found) =
+        gitops::placeholder_synced(check_context.objects, &context.render.repo, &owners, &names)
+    {
+        skip_postflight(reporter, phase, "the phase could not be handed over");
+        return Err(DeployError::Phase(PhaseError::Usage(found)));
+    }
     let (handed, bootstrap): (Vec<Object>, Vec<Object>) =
         content.into_iter().partition(|o| owner_of(o).is_some());
     let mut owning: Vec<String> = handed

@@ -43,8 +43,8 @@ impl std::fmt::Display for Upstream {
                 ..
             } => write!(
                 f,
-                "{} chart {} from {} with {values}, into namespace {namespace}",
-                chart.name, chart.version, chart.repo
+                "{} chart {} from {} (archive sha256 {}) with {values}, into namespace {namespace}",
+                chart.name, chart.version, chart.repo, chart.digest
             ),
         }
     }
@@ -91,7 +91,24 @@ pub async fn render_phase(
                 release,
                 values,
                 namespace,
-            } => objects.extend(render_chart(chart, release, values, namespace, options)?),
+            } => {
+                let local = options
+                    .chart_dir
+                    .as_ref()
+                    .map(|d| d.join(chart.name))
+                    .filter(|d| d.join("Chart.yaml").is_file());
+                let source = match local {
+                    Some(dir) => dir,
+                    None => {
+                        crate::upstream::fetch_chart(chart, &crate::upstream::chart_cache_dir())
+                            .await
+                            .map_err(PhaseError::Upstream)?
+                    }
+                };
+                objects.extend(render_chart(
+                    chart, &source, release, values, namespace, options,
+                )?)
+            }
         }
     }
     let folders: Vec<PathBuf> = phase.folders.iter().map(|f| options.repo.join(f)).collect();
@@ -121,10 +138,12 @@ pub fn render_folders_only(
         .collect())
 }
 
-/// `helm template` of a pinned chart (from `--chart-dir/<chart name>` when given) with a values
-/// file of the tree, CRDs included, into `namespace`. Helm renders only.
+/// `helm template` of a pinned chart (`source`: the `--chart-dir/<chart name>` folder, or the
+/// archive fetched and checked against its digest) with a values file of the tree, CRDs
+/// included, into `namespace`. Helm renders only.
 fn render_chart(
     chart: &PinnedChart,
+    source: &Path,
     release: &str,
     values: &str,
     namespace: &str,
@@ -137,20 +156,14 @@ fn render_chart(
         .unwrap_or_else(|| PathBuf::from("helm"));
     let mut command = Command::new(&helm);
     command.args(["template", release]);
-    let local = options
-        .chart_dir
-        .as_ref()
-        .map(|d| d.join(chart.name))
-        .filter(|d| d.join("Chart.yaml").is_file());
-    let chart_label = match &local {
-        Some(dir) => {
-            command.arg(dir);
-            dir.display().to_string()
-        }
-        None => {
-            command.args([chart.name, "--repo", chart.repo, "--version", chart.version]);
-            format!("{} {} from {}", chart.name, chart.version, chart.repo)
-        }
+    command.arg(source);
+    let chart_label = if source.is_dir() {
+        source.display().to_string()
+    } else {
+        format!(
+            "{} {} from {} (sha256 {})",
+            chart.name, chart.version, chart.repo, chart.digest
+        )
     };
     command
         .args(["--namespace", namespace, "--include-crds", "--values"])

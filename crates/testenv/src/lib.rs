@@ -12,6 +12,7 @@ pub mod charts;
 pub mod control_plane;
 pub mod crds;
 pub mod git;
+pub mod http_files;
 pub mod lab;
 pub mod metrics;
 mod pki;
