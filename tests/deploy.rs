@@ -255,7 +255,13 @@ async fn ctrl_c_while_waiting_stops_cleanly_and_lists_what_was_applied() {
         .create(&Default::default(), &argocd)
         .await
         .unwrap();
-    let deploy = tacos(&plane.kubeconfig, &aws).args(["deploy", "--phase", "apps", "--skip-deps"]);
+    // A full commit hash: nothing to resolve from a repository this test has none of.
+    let deploy = tacos(&plane.kubeconfig, &aws)
+        .env(
+            "TACOS_GIT_REVISION",
+            "0123456789abcdef0123456789abcdef01234567",
+        )
+        .args(["deploy", "--phase", "apps", "--skip-deps"]);
     let mut child = deploy.spawn();
     let stdout = child.stdout.take().unwrap();
     let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stdout));
@@ -293,10 +299,29 @@ async fn ctrl_c_while_waiting_stops_cleanly_and_lists_what_was_applied() {
     let run = Run::new(deploy.display(), output);
     assert_eq!(run.code, 130, "stdout read before the Ctrl-C:\n{seen}{run}");
     run.assert_stderr_contains("interrupted in phase apps");
-    run.assert_stderr_contains("namespace tacos-app (created)");
+    // Argo CD's kinds are served, so the app namespace is Argo CD's to apply: tacos applied the
+    // first wave's Application and was waiting on it.
+    run.assert_stderr_contains("application argocd/tacos-app-baseline (created)");
     run.assert_stderr_contains("re-run the same command to converge");
     assert!(
-        namespaces.get_opt("tacos-app").await.unwrap().is_some(),
+        namespaces.get_opt("tacos-app").await.unwrap().is_none(),
+        "tacos does not write what an Application syncs"
+    );
+    let applications: Api<kube::core::DynamicObject> = Api::namespaced_with(
+        plane.client().await.unwrap(),
+        "argocd",
+        &kube::core::ApiResource::from_gvk(&kube::core::GroupVersionKind::gvk(
+            "argoproj.io",
+            "v1alpha1",
+            "Application",
+        )),
+    );
+    assert!(
+        applications
+            .get_opt("tacos-app-baseline")
+            .await
+            .unwrap()
+            .is_some(),
         "what was applied before the stop stays applied"
     );
 }

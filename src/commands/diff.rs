@@ -63,8 +63,47 @@ pub async fn run(
             applyset: Some(ApplySet::for_phase(name)),
             ..ApplyOptions::default()
         };
-        let applied = Applier::new(client.clone(), options)
-            .apply(&objects, &|_| {})
+        // What Argo CD syncs is compared with the tree as Argo CD applies it: without tacos's
+        // ApplySet label (drift there is what self-heal, or the next sync, undoes).
+        let wiring: Vec<_> = objects
+            .iter()
+            .filter(|o| crate::deploy::gitops::is_wiring(o))
+            .cloned()
+            .collect();
+        let owners =
+            crate::deploy::gitops::folder_owners(&client, &wiring, &environment.git.repo_url)
+                .await
+                .map_err(|e| {
+                    anyhow::Error::new(e).context(StatusError {
+                        status: ExitStatus::Unreachable,
+                        message: "cannot read Argo CD's Applications".into(),
+                    })
+                })?;
+        let (synced, own): (Vec<_>, Vec<_>) = objects
+            .into_iter()
+            .partition(|o| crate::deploy::gitops::owner_of(o, &render.repo, &owners).is_some());
+        let mut applied = Applier::new(
+            client.clone(),
+            ApplyOptions {
+                applyset: None,
+                ..options.clone()
+            },
+        )
+        .apply(&synced, &|_| {})
+        .await
+        .map_err(|e| {
+            let status = if e.is_unreachable() {
+                ExitStatus::Unreachable
+            } else {
+                ExitStatus::BadInput
+            };
+            anyhow::Error::new(e).context(StatusError {
+                status,
+                message: format!("the server-side dry run of phase {} failed", name),
+            })
+        })?;
+        let applied_own = Applier::new(client.clone(), options)
+            .apply(&own, &|_| {})
             .await
             .map_err(|e| {
                 let status = if e.is_unreachable() {
@@ -77,6 +116,7 @@ pub async fn run(
                     message: format!("the server-side dry run of phase {} failed", name),
                 })
             })?;
+        applied.extend(applied_own);
         let mut phase_changes = Vec::new();
         for object in applied.iter().filter(|a| a.outcome != Outcome::Unchanged) {
             changed = true;

@@ -159,6 +159,21 @@ pub async fn live_owners(
         .collect())
 }
 
+/// Who syncs which folder: nobody while Argo CD is not installed; else the live Applications and
+/// those the phase is about to apply (`wiring`).
+pub async fn folder_owners(
+    client: &kube::Client,
+    wiring: &[Object],
+    repo_url: &str,
+) -> Result<Vec<FolderOwner>, GitOpsError> {
+    if !argocd_installed(client).await? {
+        return Ok(Vec::new());
+    }
+    let mut owners = live_owners(client, repo_url).await?;
+    owners.extend(declared_owners(wiring, repo_url));
+    Ok(owners)
+}
+
 /// The owner of a tree object (its file under a folder an Application syncs), if any. Objects a
 /// chart renders at deploy time (upstream material) have no owner: tacos keeps applying them.
 pub fn owner_of<'a>(

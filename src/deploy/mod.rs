@@ -183,7 +183,7 @@ pub async fn run_phase(
     // Who writes what: the Applications and AppProjects are tacos's; a folder an Application
     // syncs is Argo CD's once Argo CD is installed; the rest tacos applies (the bootstrap).
     let gitops_error = |source| {
-        skip_postflight(reporter, phase, "Argo CD could not be read");
+        skip_postflight(reporter, phase, "the hand-over to Argo CD failed");
         DeployError::GitOps {
             phase: name.to_string(),
             source: Box::new(source),
@@ -207,15 +207,9 @@ pub async fn run_phase(
         .filter(|o| !phase.leaves(o.kind()))
         .cloned()
         .partition(gitops::is_wiring);
-    let mut owners = Vec::new();
-    if installed {
-        owners.extend(
-            gitops::live_owners(&context.client, &repo_url)
-                .await
-                .map_err(gitops_error)?,
-        );
-        owners.extend(gitops::declared_owners(&wiring, &repo_url));
-    }
+    let owners = gitops::folder_owners(&context.client, &wiring, &repo_url)
+        .await
+        .map_err(gitops_error)?;
     let owner_of = |o: &Object| gitops::owner_of(o, &context.render.repo, &owners).cloned();
     // Argo CD applies files as written: one that holds a `${NAME}` tacos fills in must stay tacos's.
     let names: Vec<&str> = phase.substitutes.iter().map(|s| s.name).collect();
