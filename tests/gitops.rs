@@ -58,6 +58,23 @@ fn managers(live: &Value) -> Vec<String> {
         .collect()
 }
 
+/// A change made by hand (as `kubectl edit` would), under its own field manager.
+async fn edit_by_hand<K>(api: &Api<K>, name: &str, patch: Value)
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    api.patch(
+        name,
+        &PatchParams {
+            field_manager: Some("kubectl-edit".into()),
+            ..Default::default()
+        },
+        &Patch::Merge(patch),
+    )
+    .await
+    .unwrap();
+}
+
 async fn deploy(lab: &Lab, args: &[&str]) -> Run {
     tacos(lab)
         .args(["deploy", "--timeout", "4m", "--failure-window", "20s"])
@@ -223,6 +240,57 @@ async fn argo_cd_syncs_the_served_commit_and_tacos_waits_on_it_and_hands_folders
     let owners = tacos::apply::drift::owners(&live, "/spec/limits");
     assert_eq!(owners, ["argocd-controller"], "{live}");
 
+    // The same for the folders tacos bootstrapped before Argo CD ran (gateway, argocd): each
+    // phase's re-run converges through Argo CD, and the changed field has Argo CD as its owner.
+    for (phase, file, namespace, name) in [
+        (
+            "gateway",
+            "manifests/gateway/networkpolicy.yaml",
+            "gateway",
+            "default-deny-all",
+        ),
+        (
+            "argocd",
+            "manifests/argocd/networkpolicy-allow-redis.yaml",
+            "argocd",
+            "allow-argocd-to-redis-haproxy",
+        ),
+    ] {
+        let text = std::fs::read_to_string(lab.git.dir.join(file))
+            .unwrap()
+            .replacen("    team: platform\n", "    team: platform-networking\n", 1);
+        assert!(
+            text.contains("platform-networking"),
+            "{file} has a team label"
+        );
+        lab.git
+            .commit_file(
+                file,
+                &text,
+                &format!("{phase}: another team owns the policy"),
+            )
+            .unwrap();
+        let run = deploy(&lab, &["--phase", phase]).await;
+        run.assert_code(0);
+        assert!(!run.stdout.contains("conflict"), "{run}");
+        let live = serde_json::to_value(
+            Api::<k8s_openapi::api::networking::v1::NetworkPolicy>::namespaced(
+                client.clone(),
+                namespace,
+            )
+            .get(name)
+            .await
+            .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(live["metadata"]["labels"]["team"], "platform-networking");
+        assert_eq!(
+            tacos::apply::drift::owners(&live, "/metadata/labels/team"),
+            ["argocd-controller"],
+            "{phase}: {live}"
+        );
+    }
+
     // An object Argo CD manages, edited by hand: self-heal puts it back.
     let quotas: Api<ResourceQuota> = Api::namespaced(client.clone(), "tacos-app");
     let quota = quotas
@@ -233,17 +301,12 @@ async fn argo_cd_syncs_the_served_commit_and_tacos_waits_on_it_and_hands_folders
         .remove(0);
     let quota_name = quota.metadata.name.clone().unwrap();
     let team = quota.metadata.labels.clone().unwrap_or_default()["team"].clone();
-    quotas
-        .patch(
-            &quota_name,
-            &PatchParams {
-                field_manager: Some("kubectl-edit".into()),
-                ..Default::default()
-            },
-            &Patch::Merge(json!({"metadata": {"labels": {"team": "someone-else"}}})),
-        )
-        .await
-        .unwrap();
+    edit_by_hand(
+        &quotas,
+        &quota_name,
+        json!({"metadata": {"labels": {"team": "someone-else"}}}),
+    )
+    .await;
     wait_for("self-heal of the hand-edited ResourceQuota", 60, || {
         let quotas = quotas.clone();
         let (name, team) = (quota_name.clone(), team.clone());
@@ -308,4 +371,65 @@ async fn argo_cd_syncs_the_served_commit_and_tacos_waits_on_it_and_hands_folders
     );
     assert!(synced_revisions(&inventory).contains(&dev));
     assert!(image(&deployments.get("inventory-api").await.unwrap()).ends_with(":v1.5.0-rc.1"));
+
+    // With automated sync (and so self-heal) off, a hand edit stays: verify and doctor read the
+    // real OutOfSync.
+    edit_by_hand(
+        &applications(&client),
+        "tacos-app-baseline",
+        json!({"spec": {"syncPolicy": {"automated": null}}}),
+    )
+    .await;
+    // The controller reads the change from its informer: give it a moment, or it heals the edit.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    edit_by_hand(
+        &quotas,
+        &quota_name,
+        json!({"metadata": {"labels": {"team": "someone-else"}}}),
+    )
+    .await;
+    let mut seen = false;
+    for _ in 0..60 {
+        let baseline = applications(&client)
+            .get("tacos-app-baseline")
+            .await
+            .unwrap();
+        if baseline.data["status"]["sync"]["status"] == "OutOfSync" {
+            seen = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    if !seen {
+        let baseline = applications(&client)
+            .get("tacos-app-baseline")
+            .await
+            .unwrap();
+        let quota = quotas.get(&quota_name).await.unwrap();
+        panic!(
+            "Argo CD did not see the edit within 60 s: quota labels {:?}, managed {:?}; Application spec {} status {}",
+            quota.metadata.labels,
+            quota
+                .metadata
+                .managed_fields
+                .iter()
+                .flatten()
+                .map(|m| m.manager.clone())
+                .collect::<Vec<_>>(),
+            baseline.data["spec"]["syncPolicy"],
+            serde_json::to_string(&baseline.data["status"]).unwrap()
+        );
+    }
+    let verified = tacos(&lab)
+        .args(["verify", "--phase", "apps", "--git-revision", "dev"])
+        .run_async()
+        .await;
+    verified.assert_code(1);
+    verified.assert_stdout_contains("Application argocd/tacos-app-baseline");
+    verified.assert_stdout_contains("OutOfSync");
+    verified.assert_stdout_contains(&format!("ResourceQuota tacos-app/{quota_name}"));
+    verified.assert_stdout_contains("/metadata/labels/team");
+    let doctor = tacos(&lab).args(["doctor"]).run_async().await;
+    doctor.assert_output_contains("Application argocd/tacos-app-baseline is OutOfSync");
+    doctor.assert_output_contains(&format!("ResourceQuota tacos-app/{quota_name}"));
 }

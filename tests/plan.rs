@@ -71,5 +71,19 @@ async fn every_check_plan_lists_is_reported_by_a_dry_run_of_its_phase_and_no_oth
             &reported, expected,
             "phase {phase}: the checks deploy reports differ from plan's\n{run}"
         );
+        if phase == "loadtest" {
+            // Six scenarios at once would load the platform six times over: deploy applies no
+            // TestRun (`tacos loadtest --scenario` runs one at a time).
+            let applied_testruns = run
+                .stdout
+                .lines()
+                .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+                .filter(|event| {
+                    event["event"] == "applied" && event.to_string().contains("TestRun")
+                })
+                .count();
+            assert_eq!(applied_testruns, 0, "{run}");
+            run.assert_stdout_contains("6 TestRun(s) not applied here");
+        }
     }
 }

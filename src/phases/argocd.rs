@@ -6,7 +6,7 @@ use crate::upstream::ARGO_CD_CHART;
 
 pub const PHASE: Phase = Phase {
     name: "argocd",
-    summary: "Argo CD (HA), its HTTPRoute/GRPCRoute, AppProject, and self-management",
+    summary: "Argo CD (HA), its HTTPRoute/GRPCRoute, the AppProjects, and the hand-over of gateway and argocd to Argo CD",
     folders: &[
         "manifests/argocd",
         "applications/argocd",
