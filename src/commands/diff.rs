@@ -82,16 +82,7 @@ pub async fn run(
         let (synced, own): (Vec<_>, Vec<_>) = objects
             .into_iter()
             .partition(|o| crate::deploy::gitops::owner_of(o, &render.repo, &owners).is_some());
-        let mut applied = Applier::new(
-            client.clone(),
-            ApplyOptions {
-                applyset: None,
-                ..options.clone()
-            },
-        )
-        .apply(&synced, &|_| {})
-        .await
-        .map_err(|e| {
+        let dry_run_failed = |e: crate::apply::ApplyError| {
             let status = if e.is_unreachable() {
                 ExitStatus::Unreachable
             } else {
@@ -101,22 +92,21 @@ pub async fn run(
                 status,
                 message: format!("the server-side dry run of phase {} failed", name),
             })
-        })?;
-        let applied_own = Applier::new(client.clone(), options)
-            .apply(&own, &|_| {})
+        };
+        let unlabelled = ApplyOptions {
+            applyset: None,
+            ..options.clone()
+        };
+        let mut applied = Applier::new(client.clone(), unlabelled)
+            .apply(&synced, &|_| {})
             .await
-            .map_err(|e| {
-                let status = if e.is_unreachable() {
-                    ExitStatus::Unreachable
-                } else {
-                    ExitStatus::BadInput
-                };
-                anyhow::Error::new(e).context(StatusError {
-                    status,
-                    message: format!("the server-side dry run of phase {} failed", name),
-                })
-            })?;
-        applied.extend(applied_own);
+            .map_err(dry_run_failed)?;
+        applied.extend(
+            Applier::new(client.clone(), options)
+                .apply(&own, &|_| {})
+                .await
+                .map_err(dry_run_failed)?,
+        );
         let mut phase_changes = Vec::new();
         for object in applied.iter().filter(|a| a.outcome != Outcome::Unchanged) {
             changed = true;
