@@ -133,6 +133,20 @@ pub async fn verify_phase(
     } else {
         None
     };
+    // Who applies each object: a field another manager took over is put back by Argo CD where an
+    // Application syncs the object, by tacos elsewhere. Unreadable Applications: say tacos.
+    let wiring: Vec<Object> = objects
+        .iter()
+        .filter(|o| crate::deploy::gitops::is_wiring(o))
+        .cloned()
+        .collect();
+    let owners = crate::deploy::gitops::folder_owners(
+        context.client,
+        &wiring,
+        &context.environment.git.repo_url,
+    )
+    .await
+    .unwrap_or_default();
     let (secrets, objects_read): (Vec<&Object>, Vec<&Object>) =
         objects.iter().partition(|o| o.is("", "Secret"));
     // What the phase leaves to another command (TestRuns, deleted when they finish) is not verified.
@@ -179,11 +193,21 @@ pub async fn verify_phase(
                     shown.join("; ")
                 ),
             );
-            if let Some(by) = others {
-                finding = finding.with_remedy(format!(
-                    "{by} changed fields tacos manages: change them in Git instead; `tacos deploy --phase {} --force-conflicts` puts the tree back",
-                    phase.name
-                ));
+            let synced_by = crate::deploy::gitops::owner_of(object, &context.render.repo, &owners);
+            match (others, synced_by) {
+                (Some(by), Some(owner)) => {
+                    finding = finding.with_remedy(format!(
+                        "{by} changed fields Argo CD applies from Git (Application {app}): change them in Git instead; `argocd app sync {app}` (or self-heal) puts the tree back",
+                        app = owner.application
+                    ));
+                }
+                (Some(by), None) => {
+                    finding = finding.with_remedy(format!(
+                        "{by} changed fields tacos manages: change them in Git instead; `tacos deploy --phase {} --force-conflicts` puts the tree back",
+                        phase.name
+                    ));
+                }
+                (None, _) => {}
             }
             mismatched.push(finding);
         }

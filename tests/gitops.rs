@@ -429,6 +429,8 @@ async fn argo_cd_syncs_the_served_commit_and_tacos_waits_on_it_and_hands_folders
     verified.assert_stdout_contains("OutOfSync");
     verified.assert_stdout_contains(&format!("ResourceQuota tacos-app/{quota_name}"));
     verified.assert_stdout_contains("/metadata/labels/team");
+    // The fix is Argo CD's to make: tacos does not write what an Application syncs.
+    verified.assert_stdout_contains("argocd app sync tacos-app-baseline");
     let doctor = tacos(&lab).args(["doctor"]).run_async().await;
     doctor.assert_output_contains("Application argocd/tacos-app-baseline is OutOfSync");
     doctor.assert_output_contains(&format!("ResourceQuota tacos-app/{quota_name}"));
