@@ -235,6 +235,27 @@ pub struct LoadtestArgs {
     /// The helm binary used to render the services' charts for the capacity check.
     #[arg(long, env = "TACOS_HELM", value_name = "FILE")]
     pub helm: Option<PathBuf>,
+    /// Replay the scenario on a simulated (kwok) cluster instead: each pod's CPU follows the
+    /// scenario's rate, the cluster's HPA controller scales, and the replicas it reaches are judged
+    /// against `tacos capacity` (exit 1 when a service falls short).
+    #[arg(long)]
+    pub simulate: bool,
+    /// With --simulate: scenario seconds per second of replay (10 plays a 10-minute ramp in 1 minute).
+    /// The autoscalers, their policies and the metrics pipeline still run in real time.
+    #[arg(long, default_value_t = 1.0, value_parser = parse_time_scale, requires = "simulate")]
+    pub time_scale: f64,
+    /// With --simulate: how long to keep the last rate after the scenario ends while autoscalers still move.
+    #[arg(long, default_value = "3m", value_parser = parse_duration, requires = "simulate")]
+    pub settle: std::time::Duration,
+}
+
+fn parse_time_scale(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(scale) if scale.is_finite() && (0.01..=1000.0).contains(&scale) => Ok(scale),
+        _ => Err(format!(
+            "\"{text}\" is not a time scale between 0.01 and 1000 (scenario seconds per second)"
+        )),
+    }
 }
 
 /// Parses `90s`, `10m`, `1h`, or plain seconds.

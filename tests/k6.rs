@@ -79,6 +79,71 @@ fn a_script_with_a_syntax_error_is_caught_by_the_parser() {
     assert!(error.contains("SyntaxError"), "{error}");
 }
 
+/// The k6 scenario `common.js` builds for SCENARIO=`scenario`, evaluated by node with k6's two
+/// modules stood in for (nothing of them is called while options are built).
+fn k6_scenario(scenario: &str) -> serde_json::Value {
+    let dir = tempfile::tempdir().unwrap();
+    let scripts = repo_root().join("k6/scenarios");
+    let common = std::fs::read_to_string(scripts.join("common.js")).unwrap();
+    let imports = [
+        ("import http from 'k6/http';", "const http = { setResponseCallback() {}, expectedStatuses() {} };"),
+        ("import { check } from 'k6';", "const check = () => true;"),
+    ];
+    let mut runnable = common.clone();
+    for (import, stand_in) in imports {
+        assert!(common.contains(import), "common.js imports {import}");
+        runnable = runnable.replace(import, stand_in);
+    }
+    std::fs::write(dir.path().join("common.js"), runnable).unwrap();
+    std::fs::copy(scripts.join("stages.json"), dir.path().join("stages.json")).unwrap();
+    let driver = format!(
+        "import fs from 'node:fs';\n\
+         globalThis.__ENV = {{ SCENARIO: '{scenario}' }};\n\
+         globalThis.open = (p) => fs.readFileSync(new URL(p, import.meta.url), 'utf8');\n\
+         const {{ scenarioFor }} = await import('./common.js');\n\
+         console.log(JSON.stringify(scenarioFor('e2e', {{ sustainRps: 30000, spikeRps: 50000 }})));\n"
+    );
+    let driver_path = dir.path().join("driver.mjs");
+    std::fs::write(&driver_path, driver).unwrap();
+    let node = std::env::var("TACOS_NODE").unwrap_or_else(|_| "node".into());
+    let output = Command::new(&node).arg(&driver_path).output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+#[test]
+fn the_scripts_run_the_stages_tacos_replays() {
+    use tacos::loadtest::Scenario;
+    use tacos::loadtest::shape::{LoadShape, parse_k6_duration};
+    for scenario in [Scenario::Ramp, Scenario::Sustain, Scenario::Spike, Scenario::E2e] {
+        let replayed = LoadShape::read(&repo_root(), scenario, 30_000.0, 50_000.0).unwrap();
+        let k6 = k6_scenario(scenario.shape_name());
+        assert_eq!(k6["executor"], "ramping-arrival-rate", "{k6}");
+        assert_eq!(k6["startRate"].as_f64(), Some(replayed.start_rps), "{k6}");
+        let stages: Vec<(f64, std::time::Duration)> = k6["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                (
+                    s["target"].as_f64().unwrap(),
+                    parse_k6_duration(s["duration"].as_str().unwrap()).unwrap(),
+                )
+            })
+            .collect();
+        let expected: Vec<(f64, std::time::Duration)> = replayed
+            .stages
+            .iter()
+            .map(|s| (s.target_rps, s.duration))
+            .collect();
+        assert_eq!(stages, expected, "{}: {k6}", scenario.name());
+    }
+}
+
 #[tokio::test]
 async fn every_testrun_passes_a_dry_run_and_the_real_crd_refuses_unknown_fields() {
     let plane = shared_control_plane();

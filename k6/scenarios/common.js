@@ -6,12 +6,9 @@ import { check } from 'k6';
 export const BASE_URL = (__ENV.BASE_URL || 'https://api.traffictacos.store').replace(/\/+$/, '');
 export const SCENARIO = (__ENV.SCENARIO || 'ramp').toLowerCase();
 
-// Plan durations; override for rehearsals (e.g. HOLD_DURATION=5m).
-const RAMP_DURATION = __ENV.RAMP_DURATION || '10m';
-const HOLD_DURATION = __ENV.HOLD_DURATION || '30m';
-const SPIKE_DURATION = __ENV.SPIKE_DURATION || '5m';
-const SPIKE_RISE = __ENV.SPIKE_RISE || '30s';
-const SPIKE_FALL = __ENV.SPIKE_FALL || '1m';
+// The load shapes (ramp, sustain, spike, full): one file, also replayed by `tacos loadtest --simulate`.
+// Each stage's durationEnv overrides its duration for a rehearsal (e.g. HOLD_DURATION=5m).
+const PLAN = JSON.parse(open('./stages.json')).scenarios;
 
 // Public API paths (gateway-api). Internal paths (/metrics, /actuator, /debug, /swagger) are never called.
 export const PATHS = {
@@ -37,43 +34,36 @@ function vus(rate) {
   };
 }
 
+// A rate of stages.json: a number, or the script's sustained / spike rate.
+function rateOf(rate, sustain, spike) {
+  if (rate === 'sustained') return sustain;
+  if (rate === 'spike') return spike;
+  return rate;
+}
+
 // The k6 scenario for SCENARIO=ramp|sustain|spike|full|smoke at this script's share of the plan.
 // sustainRps / spikeRps default to the script's share; SUSTAIN_RPS / SPIKE_RPS override them.
 export function scenarioFor(execName, defaults) {
   const sustain = intEnv('SUSTAIN_RPS', defaults.sustainRps);
   const spike = intEnv('SPIKE_RPS', defaults.spikeRps);
   const base = { exec: execName, timeUnit: '1s', gracefulStop: '30s' };
-  switch (SCENARIO) {
-    case 'ramp':
-      // 0 -> sustain over 10 minutes.
-      return Object.assign({}, base, vus(sustain), { executor: 'ramping-arrival-rate', startRate: 0,
-        stages: [{ target: sustain, duration: RAMP_DURATION }] });
-    case 'sustain':
-      // Hold the sustained rate for 30 minutes.
-      return Object.assign({}, base, vus(sustain), { executor: 'constant-arrival-rate', rate: sustain, duration: HOLD_DURATION });
-    case 'spike':
-      // From the sustained rate to the spike in 30 s, hold 5 minutes, back down.
-      return Object.assign({}, base, vus(spike), { executor: 'ramping-arrival-rate', startRate: sustain,
-        stages: [
-          { target: spike, duration: SPIKE_RISE },
-          { target: spike, duration: SPIKE_DURATION },
-          { target: sustain, duration: SPIKE_FALL },
-        ] });
-    case 'full':
-      // The whole plan in one run: ramp, hold, spike.
-      return Object.assign({}, base, vus(spike), { executor: 'ramping-arrival-rate', startRate: 0,
-        stages: [
-          { target: sustain, duration: RAMP_DURATION },
-          { target: sustain, duration: HOLD_DURATION },
-          { target: spike, duration: SPIKE_RISE },
-          { target: spike, duration: SPIKE_DURATION },
-          { target: sustain, duration: SPIKE_FALL },
-        ] });
-    case 'smoke':
-      return Object.assign({}, base, { executor: 'constant-arrival-rate', rate: 10, duration: '1m', preAllocatedVUs: 5, maxVUs: 20 });
-    default:
-      throw new Error(`SCENARIO must be ramp, sustain, spike, full or smoke (got "${SCENARIO}")`);
+  if (SCENARIO === 'smoke') {
+    return Object.assign({}, base, { executor: 'constant-arrival-rate', rate: 10, duration: '1m', preAllocatedVUs: 5, maxVUs: 20 });
   }
+  const shape = PLAN[SCENARIO];
+  if (!shape) {
+    throw new Error(`SCENARIO must be ${Object.keys(PLAN).join(', ')} or smoke (got "${SCENARIO}")`);
+  }
+  const stages = shape.stages.map((stage) => ({
+    target: rateOf(stage.target, sustain, spike),
+    duration: __ENV[stage.durationEnv] || stage.duration,
+  }));
+  const peak = Math.max(...stages.map((stage) => stage.target));
+  return Object.assign({}, base, vus(peak), {
+    executor: 'ramping-arrival-rate',
+    startRate: rateOf(shape.startRate, sustain, spike),
+    stages,
+  });
 }
 
 // Pass/fail criteria of the plan; a run that fails badly aborts instead of hammering a broken system.

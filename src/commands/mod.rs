@@ -8,6 +8,7 @@ pub mod eks;
 pub mod lint;
 pub mod loadtest;
 pub mod plan;
+pub mod replay;
 pub mod verify;
 
 use std::io::IsTerminal;
@@ -33,6 +34,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Lint(args) => lint::run(global, args),
         Command::Plan { phase } => plan::run(global, *phase),
         Command::Capacity(args) => capacity::run(global, args),
+        Command::Loadtest(args) if args.simulate => replay::run(global, args).await,
         Command::Loadtest(args) => loadtest::run(global, args).await,
         Command::Completions { shell } => {
             use clap::CommandFactory;

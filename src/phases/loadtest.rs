@@ -112,6 +112,14 @@ impl Scenario {
         }
     }
 
+    /// Its shape's name in k6/scenarios/stages.json (and the runners' SCENARIO).
+    pub fn shape_name(self) -> &'static str {
+        match self {
+            Scenario::E2e => "full",
+            other => other.name(),
+        }
+    }
+
     /// The scenario a TestRun of k6/testruns (or the one `render` makes for e2e) runs.
     pub fn of_testrun(name: &str) -> Option<Scenario> {
         let scenario = name.strip_prefix("tacos-")?;

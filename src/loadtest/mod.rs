@@ -12,6 +12,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::repo::{LoadOptions, Object, load, load_str};
 
+pub mod replay;
+pub mod shape;
+
 pub use crate::phases::loadtest::Scenario;
 
 pub const TESTRUN_NAMESPACE: &str = "loadtest";
@@ -75,7 +78,7 @@ pub fn render(repo: &Path, scenario: Scenario) -> Result<Vec<Object>, LoadtestEr
         if let Some(env) = value["spec"]["runner"]["env"].as_array_mut() {
             for variable in env.iter_mut() {
                 match variable["name"].as_str() {
-                    Some("SCENARIO") => variable["value"] = "full".into(),
+                    Some("SCENARIO") => variable["value"] = Scenario::E2e.shape_name().into(),
                     Some("TEST_ID") => variable["value"] = "e2e-full".into(),
                     _ => {}
                 }
@@ -86,7 +89,7 @@ pub fn render(repo: &Path, scenario: Scenario) -> Result<Vec<Object>, LoadtestEr
     let entries = std::fs::read_dir(&scripts).map_err(|e| tree_error(&scripts, e.to_string()))?;
     let mut files: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "js"))
+        .filter(|p| p.extension().is_some_and(|x| x == "js" || x == "json"))
         .collect();
     files.sort();
     for file in files {

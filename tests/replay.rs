@@ -1,0 +1,245 @@
+//! `tacos loadtest --simulate`: the plan's ramp and spike replayed on the lab as pods' CPU usage, scaled by the real HPA controller of kube-controller-manager, judged against `tacos capacity`; a lowered maxReplicas and a quota lowered by hand make it exit 1 naming the cap.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::api::core::v1::{Pod, ResourceQuota};
+use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams};
+use kube::core::{ApiResource, GroupVersionKind};
+use serde_json::{Value, json};
+use tacos_testenv::lab::Lab;
+use tacos_testenv::{FakeNode, Run, TacosCommand, tacos_command};
+
+const NAMESPACE: &str = "tacos-app";
+
+/// tacos in the lab's Git working tree, on the lab.
+fn tacos(lab: &Lab) -> TacosCommand {
+    tacos_command!()
+        .current_dir(lab.git.dir.clone())
+        .envs(lab.env())
+        .aws(&lab.aws)
+        .kubeconfig(lab.kubeconfig())
+        .helm()
+}
+
+/// The `result` event of a JSON-lines report.
+fn result_event(run: &Run) -> Value {
+    run.stdout
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .find(|event| event["event"] == "result")
+        .unwrap_or_else(|| panic!("no result event: {run}"))
+}
+
+/// Each service's replicas at the sustained and the spike rate, as `tacos capacity -o json` predicts them.
+fn predicted(lab: &Lab) -> BTreeMap<String, (u64, u64)> {
+    let run = tacos(lab).args(["-o", "json", "capacity"]).run();
+    let report = run.json();
+    report["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["name"].as_str().unwrap().to_string(),
+                (
+                    s["replicas"]["sustained"].as_u64().unwrap(),
+                    s["replicas"]["target"].as_u64().unwrap(),
+                ),
+            )
+        })
+        .collect()
+}
+
+fn replay(lab: &Lab, scenario: &str, time_scale: &str) -> TacosCommand {
+    tacos(lab).args([
+        "-o",
+        "json",
+        "loadtest",
+        "--simulate",
+        "--scenario",
+        scenario,
+        "--time-scale",
+        time_scale,
+        "--settle",
+        "2m",
+    ])
+}
+
+/// The replay's per-service outcomes, by service.
+fn outcomes(run: &Run) -> BTreeMap<String, Value> {
+    result_event(run)["replay"]["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["service"].as_str().unwrap().to_string(), s.clone()))
+        .collect()
+}
+
+/// Asserts every replayed service reached what `tacos capacity` predicts at the peak, within the
+/// band the HPA controller settles in (its 10 % tolerance: e.g. 46..=50 for a need of 50).
+fn assert_reached(run: &Run, predicted: &BTreeMap<String, (u64, u64)>, at_spike: bool) {
+    let services = outcomes(run);
+    assert_eq!(
+        services.keys().cloned().collect::<Vec<_>>(),
+        ["gateway-api", "inventory-api", "payment-sim-api", "reservation-api"],
+        "the four HPA services are replayed (reservation-worker scales on SQS through KEDA): {run}"
+    );
+    for (name, outcome) in &services {
+        let (sustained, spike) = predicted[name];
+        let want = if at_spike { spike } else { sustained };
+        assert_eq!(outcome["neededAtPeak"], want, "{name}: {run}");
+        let reached = outcome["reachedAtPeak"].as_u64().unwrap();
+        let floor = (want as f64 / 1.1).ceil() as u64;
+        assert!(
+            (floor..=want).contains(&reached),
+            "{name} reached {reached}, capacity predicts {want} (the HPA settles at {floor}..={want}): {run}"
+        );
+        assert_eq!(outcome["short"], false, "{name}: {run}");
+    }
+}
+
+fn applications(client: &kube::Client) -> Api<DynamicObject> {
+    Api::namespaced_with(
+        client.clone(),
+        "argocd",
+        &ApiResource::from_gvk(&GroupVersionKind::gvk(
+            "argoproj.io",
+            "v1alpha1",
+            "Application",
+        )),
+    )
+}
+
+/// Commits `text` as `path` in the lab's repository and has Argo CD sync `application` until the
+/// HPA `hpa` has `max` as its maxReplicas.
+async fn commit_and_sync(lab: &Lab, path: &str, text: &str, application: &str, hpa: &str, max: i32) {
+    lab.git.commit_file(path, text, "replay test").unwrap();
+    applications(&lab.client)
+        .patch(
+            application,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"annotations": {"argocd.argoproj.io/refresh": "normal"}}})),
+        )
+        .await
+        .unwrap();
+    let hpas: Api<HorizontalPodAutoscaler> = Api::namespaced(lab.client.clone(), NAMESPACE);
+    let start = Instant::now();
+    loop {
+        let live = hpas.get(hpa).await.unwrap();
+        if live.spec.max_replicas == max {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "Argo CD did not sync maxReplicas {max} into {hpa} (has {})",
+            live.spec.max_replicas
+        );
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+}
+
+async fn pods_in_namespace(client: &kube::Client) -> usize {
+    let pods: Api<Pod> = Api::namespaced(client.clone(), NAMESPACE);
+    pods.list_metadata(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .len()
+}
+
+#[tokio::test]
+async fn the_ramp_and_the_spike_reach_through_the_real_hpa_what_capacity_predicts_and_caps_are_named()
+ {
+    let checkout = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let lab = Lab::start(&checkout).await.unwrap();
+    // The nodes Karpenter would add for the spike (tacos capacity: 13 c7i.4xlarge at 50,000 RPS).
+    for (index, zone) in ["a", "b", "c", "a", "b", "c"].iter().enumerate() {
+        let name = format!("ip-10-0-9-{index}.ap-northeast-2.compute.internal");
+        let node = FakeNode::new(&name, &format!("ap-northeast-2{zone}"), "spot");
+        lab.cluster.add_node(&node).await.unwrap();
+    }
+    let chart_dir = lab.chart_dir.display().to_string();
+    tacos(&lab)
+        .args(["deploy", "--phase", "all", "--chart-dir", &chart_dir])
+        .args(["--timeout", "4m"])
+        .run_async()
+        .await
+        .assert_code(0);
+    let predicted = predicted(&lab);
+
+    // The ramp, 10 minutes played in 30 s: 0 -> 30,000 RPS, then held while the HPAs settle.
+    let ramp = replay(&lab, "ramp", "20").run_async().await;
+    ramp.assert_code(0);
+    assert_reached(&ramp, &predicted, false);
+    let worker = &result_event(&ramp)["replay"]["notDriven"][0];
+    assert_eq!(worker["service"], "reservation-worker", "{ramp}");
+    assert!(
+        worker["reason"].as_str().unwrap().contains("KEDA"),
+        "{ramp}"
+    );
+
+    // Two caps at once: gateway-api's maxReplicas lowered in Git below its spike need (84), and a
+    // ResourceQuota lowered by hand to a few pods more than the namespace runs.
+    let values_path = "helm-values/gateway-api.yaml";
+    let values = std::fs::read_to_string(lab.git.dir.join(values_path)).unwrap();
+    assert!(values.contains("  maxReplicas: 110\n"));
+    let lowered = values.replace("  maxReplicas: 110\n", "  maxReplicas: 70\n");
+    commit_and_sync(&lab, values_path, &lowered, "gateway-api", "gateway-api", 70).await;
+    let quotas: Api<ResourceQuota> = Api::namespaced(lab.client.clone(), NAMESPACE);
+    let room = pods_in_namespace(&lab.client).await + 6;
+    let quota: ResourceQuota = serde_json::from_value(json!({
+        "metadata": {"name": "lowered-by-hand", "namespace": NAMESPACE},
+        "spec": {"hard": {"pods": room.to_string()}},
+    }))
+    .unwrap();
+    quotas.create(&PostParams::default(), &quota).await.unwrap();
+    let capped = replay(&lab, "spike", "10").run_async().await;
+    capped.assert_code(1);
+    let services = outcomes(&capped);
+    let gateway = &services["gateway-api"];
+    assert_eq!(gateway["short"], true, "{capped}");
+    assert_eq!(gateway["reachedAtPeak"], 70, "{capped}");
+    assert_eq!(gateway["cap"]["by"], "maxReplicas", "{capped}");
+    capped.assert_output_contains("stops at maxReplicas 70 but 84 are needed");
+    let by_quota: Vec<&String> = services
+        .iter()
+        .filter(|(_, s)| s["cap"]["by"] == "ResourceQuota")
+        .map(|(name, _)| name)
+        .collect();
+    assert!(!by_quota.is_empty(), "a service is capped by the quota: {capped}");
+    capped.assert_output_contains("exceeded quota: lowered-by-hand");
+
+    // Caps lifted: the spike, 6.5 minutes played in 39 s, reaches the 50,000 RPS replicas.
+    quotas
+        .delete("lowered-by-hand", &DeleteParams::default())
+        .await
+        .unwrap();
+    commit_and_sync(&lab, values_path, &values, "gateway-api", "gateway-api", 110).await;
+    let spike = replay(&lab, "spike", "10").run_async().await;
+    spike.assert_code(0);
+    assert_reached(&spike, &predicted, true);
+
+    // A node kwok does not play: usage annotations would change nothing there, so the replay
+    // refuses before it writes one.
+    let node = FakeNode::new(
+        "ip-10-0-8-1.ap-northeast-2.compute.internal",
+        "ap-northeast-2a",
+        "on-demand",
+    );
+    lab.cluster.add_node(&node).await.unwrap();
+    let nodes: Api<k8s_openapi::api::core::v1::Node> = Api::all(lab.client.clone());
+    nodes
+        .patch(
+            &node.name,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"annotations": {"kwok.x-k8s.io/node": null}}})),
+        )
+        .await
+        .unwrap();
+    let run = replay(&lab, "ramp", "20").run_async().await;
+    run.assert_code(2);
+    run.assert_output_contains(&format!("node {} is not a kwok node", node.name));
+    run.assert_output_contains("tacos loadtest --scenario S");
+}
