@@ -42,13 +42,8 @@ pub async fn run(global: &GlobalArgs, args: &LoadtestArgs) -> anyhow::Result<Exi
         &helm,
     )
     .map_err(|e| bad_input(&e))?;
-    let shape = LoadShape::read(
-        &global.repo,
-        scenario,
-        model.sustained_rps,
-        model.spike_rps,
-    )
-    .map_err(|e| bad_input(&e))?;
+    let shape = LoadShape::read(&global.repo, scenario, model.sustained_rps, model.spike_rps)
+        .map_err(|e| bad_input(&e))?;
     let client = super::connect(global, &environment).await?.client;
     replay::require_simulated(&client)
         .await
@@ -98,7 +93,7 @@ pub async fn run(global: &GlobalArgs, args: &LoadtestArgs) -> anyhow::Result<Exi
     let on_tick = |tick: &Tick| {
         let count = ticks.get();
         ticks.set(count + 1);
-        if count % PROGRESS_EVERY != 0 {
+        if !count.is_multiple_of(PROGRESS_EVERY) {
             return;
         }
         let replicas = names
@@ -128,7 +123,7 @@ pub async fn run(global: &GlobalArgs, args: &LoadtestArgs) -> anyhow::Result<Exi
         settle: args.settle,
         ..ReplayOptions::default()
     };
-    let outcome = replay::replay(
+    let replayed = replay::replay(
         &client,
         &model,
         &plan,
@@ -136,9 +131,15 @@ pub async fn run(global: &GlobalArgs, args: &LoadtestArgs) -> anyhow::Result<Exi
         &shape,
         options,
         &on_tick,
-    )
-    .await
-    .map_err(replay_error)?;
+    );
+    let outcome = tokio::select! {
+        outcome = replayed => outcome.map_err(replay_error)?,
+        _ = tokio::signal::ctrl_c() => {
+            eprintln!("interrupted: setting the replayed pods' usage back to idle");
+            replay::idle(&client, &plan).await.map_err(replay_error)?;
+            return Ok(ExitStatus::Interrupted);
+        }
+    };
     reporter.result(
         PHASE,
         &outcome_text(&outcome, model.sustained_rps, model.spike_rps),

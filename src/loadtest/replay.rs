@@ -145,7 +145,10 @@ pub async fn plan(client: &kube::Client, model: &Model) -> Result<ReplayPlan, Re
         if kind != "Deployment" {
             not_driven.push(NotDriven {
                 service: service.name.clone(),
-                reason: format!("{} is a {kind}; the replay drives Deployments", service.subject),
+                reason: format!(
+                    "{} is a {kind}; the replay drives Deployments",
+                    service.subject
+                ),
             });
             continue;
         }
@@ -409,9 +412,7 @@ pub async fn replay(
         }
         tokio::time::sleep(options.tick).await;
     }
-    for driven in &plan.driven {
-        drive(client, driven, 0.0).await?;
-    }
+    idle(client, plan).await?;
     let mut services = Vec::new();
     for (index, driven) in plan.driven.iter().enumerate() {
         let service = &driven.service;
@@ -445,6 +446,14 @@ pub async fn replay(
         services,
         not_driven: plan.not_driven.clone(),
     })
+}
+
+/// Sets every driven pod's usage back to idle (what the replay ends with, and an interrupted one).
+pub async fn idle(client: &kube::Client, plan: &ReplayPlan) -> Result<(), ReplayError> {
+    for driven in &plan.driven {
+        drive(client, driven, 0.0).await?;
+    }
+    Ok(())
 }
 
 /// Spreads `demand_rps` over the workload's ready pods as usage annotations, and reads its replicas.
@@ -552,7 +561,10 @@ fn pod_requests(pod: &Pod) -> (f64, f64, usize) {
     let mut cpu = 0.0;
     let mut memory = 0.0;
     for container in containers {
-        let requests = container.resources.as_ref().and_then(|r| r.requests.as_ref());
+        let requests = container
+            .resources
+            .as_ref()
+            .and_then(|r| r.requests.as_ref());
         let read = |key: &str| {
             requests
                 .and_then(|r| r.get(key))
