@@ -253,7 +253,13 @@ impl std::str::FromStr for HistoryId {
             )
         };
         let (phase, revision) = text.trim().rsplit_once('-').ok_or_else(bad)?;
-        if phase.is_empty() || !revision.chars().all(|c| c.is_ascii_digit()) {
+        let phase_ok = phase
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            && !phase.is_empty()
+            && !phase.starts_with('-')
+            && !phase.ends_with('-');
+        if !phase_ok || revision.is_empty() || !revision.chars().all(|c| c.is_ascii_digit()) {
             return Err(bad());
         }
         let revision: u32 = revision.parse().map_err(|_| bad())?;
@@ -370,7 +376,7 @@ mod tests {
         );
         assert_eq!(id.to_string(), "apps-3");
         assert_eq!(entry("apps", 3, 0).id(), id);
-        for bad in ["apps", "apps-", "-3", "apps-x", "apps-0", "apps--1"] {
+        for bad in ["apps", "apps-", "-3", "apps-x", "apps-0", "apps--1", "Apps-1", "a/b-1"] {
             let error = bad.parse::<HistoryId>().unwrap_err();
             assert!(error.contains("e.g. apps-3"), "{bad}: {error}");
         }
