@@ -184,7 +184,9 @@ async fn deploys_leave_a_bounded_history_of_who_deployed_which_commit_and_what_c
         !again.stdout.contains("recorded as history entry"),
         "{again}"
     );
-    let apps = history(&lab, &["--phase", "apps", "-o", "json"]).await.json();
+    let apps = history(&lab, &["--phase", "apps", "-o", "json"])
+        .await
+        .json();
     assert_eq!(ids(&apps), ["apps-2", "apps-1"]);
     assert_eq!(apps[0]["tree"]["commit"], second.as_str());
     assert!(
@@ -216,9 +218,15 @@ async fn deploys_leave_a_bounded_history_of_who_deployed_which_commit_and_what_c
         order,
         ["apps-3", "apps-2", "monitoring-1", "argocd-1", "gateway-1"]
     );
-    assert!(rows[1].contains(&format!("{}+dirty", &third[..7])), "{table}");
+    assert!(
+        rows[1].contains(&format!("{}+dirty", &third[..7])),
+        "{table}"
+    );
     assert!(rows[2].contains(&second[..7]) && !rows[2].contains("+dirty"));
-    assert!(rows[1].contains(&caller) && rows[1].contains(" up "), "{table}");
+    assert!(
+        rows[1].contains(&caller) && rows[1].contains(" up "),
+        "{table}"
+    );
 
     // One entry whole: what was created, never a Secret's value.
     let shown = history(&lab, &["show", "argocd-1"]).await;
@@ -231,11 +239,10 @@ async fn deploys_leave_a_bounded_history_of_who_deployed_which_commit_and_what_c
     as_json.assert_code(0);
     assert_eq!(as_json.json()["id"], "argocd-1");
     let encoded = base64::engine::general_purpose::STANDARD.encode(PROBE);
-    let stored: k8s_openapi::api::core::v1::Secret =
-        Api::namespaced(client.clone(), "argocd")
-            .get("argocd-secret")
-            .await
-            .unwrap();
+    let stored: k8s_openapi::api::core::v1::Secret = Api::namespaced(client.clone(), "argocd")
+        .get("argocd-secret")
+        .await
+        .unwrap();
     assert_eq!(
         stored.data.unwrap()["history-probe"].0,
         PROBE.as_bytes(),
@@ -249,8 +256,8 @@ async fn deploys_leave_a_bounded_history_of_who_deployed_which_commit_and_what_c
     }
     let entries: Api<k8s_openapi::api::core::v1::ConfigMap> =
         Api::namespaced(client.clone(), "kube-system");
-    let stored = serde_json::to_string(&entries.get("tacos-history-argocd-1").await.unwrap())
-        .unwrap();
+    let stored =
+        serde_json::to_string(&entries.get("tacos-history-argocd-1").await.unwrap()).unwrap();
     assert!(!stored.contains(PROBE) && !stored.contains(&encoded));
     history(&lab, &["show", "apps-2"])
         .await

@@ -71,13 +71,12 @@ pub async fn run(
                 }
             }
             _ = tokio::signal::ctrl_c() => {
-                let applied = context.applied.lock().unwrap_or_else(|p| p.into_inner());
+                let applied = context.applied.lock().unwrap_or_else(|p| p.into_inner()).clone();
                 eprintln!("interrupted in phase {}; {} change(s) were applied before the stop:", name, applied.len());
-                for line in applied.iter() {
+                for line in &applied {
                     eprintln!("  {line}");
                 }
                 eprintln!("re-run the same command to converge");
-                drop(applied);
                 if !context.dry_run {
                     history.write(&context, name, RunResult::Interrupted, started).await;
                 }

@@ -376,7 +376,9 @@ mod tests {
         );
         assert_eq!(id.to_string(), "apps-3");
         assert_eq!(entry("apps", 3, 0).id(), id);
-        for bad in ["apps", "apps-", "-3", "apps-x", "apps-0", "apps--1", "Apps-1", "a/b-1"] {
+        for bad in [
+            "apps", "apps-", "-3", "apps-x", "apps-0", "apps--1", "Apps-1", "a/b-1",
+        ] {
             let error = bad.parse::<HistoryId>().unwrap_err();
             assert!(error.contains("e.g. apps-3"), "{bad}: {error}");
         }
