@@ -224,6 +224,10 @@ async fn deploys_leave_a_bounded_history_of_who_deployed_which_commit_and_what_c
     );
     assert!(rows[2].contains(&second[..7]) && !rows[2].contains("+dirty"));
     assert!(
+        rows[2].contains(&format!("Applications at {}", &second[..7])),
+        "{table}"
+    );
+    assert!(
         rows[1].contains(&caller) && rows[1].contains(" up "),
         "{table}"
     );

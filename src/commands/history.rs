@@ -79,6 +79,26 @@ fn who(entry: &Entry) -> String {
     format!("{} (kube user {})", entry.aws_caller_arn, entry.kube.user)
 }
 
+/// The objects changed and, when the phase waited on Applications, the commit they reached.
+fn changes(entry: &Entry) -> String {
+    let mut commits: Vec<&str> = entry
+        .applications
+        .iter()
+        .map(|a| a.commit.as_str())
+        .collect();
+    commits.sort_unstable();
+    commits.dedup();
+    let counts = entry.describe_counts();
+    match commits.as_slice() {
+        [] => counts,
+        [commit] => format!(
+            "{counts}; Applications at {}",
+            commit.chars().take(7).collect::<String>()
+        ),
+        several => format!("{counts}; Applications at {} commits", several.len()),
+    }
+}
+
 /// One line per entry, newest first, in aligned columns.
 fn table(entries: &[Entry], phase: Option<&str>) -> String {
     if entries.is_empty() {
@@ -97,7 +117,7 @@ fn table(entries: &[Entry], phase: Option<&str>) -> String {
                 e.result.to_string(),
                 e.tree.short(),
                 who(e),
-                e.describe_counts(),
+                changes(e),
             ]
         })
         .collect();
