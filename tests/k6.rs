@@ -86,10 +86,7 @@ fn k6_scenario(scenario: &str) -> serde_json::Value {
     let scripts = repo_root().join("k6/scenarios");
     let common = std::fs::read_to_string(scripts.join("common.js")).unwrap();
     let imports = [
-        (
-            "import http from 'k6/http';",
-            "const http = { setResponseCallback() {}, expectedStatuses() {} };",
-        ),
+        ("import http from 'k6/http';", "const http = { setResponseCallback() {}, expectedStatuses() {} };"),
         ("import { check } from 'k6';", "const check = () => true;"),
     ];
     let mut runnable = common.clone();
@@ -122,12 +119,7 @@ fn k6_scenario(scenario: &str) -> serde_json::Value {
 fn the_scripts_run_the_stages_tacos_replays() {
     use tacos::loadtest::Scenario;
     use tacos::loadtest::shape::{LoadShape, parse_k6_duration};
-    for scenario in [
-        Scenario::Ramp,
-        Scenario::Sustain,
-        Scenario::Spike,
-        Scenario::E2e,
-    ] {
+    for scenario in [Scenario::Ramp, Scenario::Sustain, Scenario::Spike, Scenario::E2e] {
         let replayed = LoadShape::read(&repo_root(), scenario, 30_000.0, 50_000.0).unwrap();
         let k6 = k6_scenario(scenario.shape_name());
         assert_eq!(k6["executor"], "ramping-arrival-rate", "{k6}");

@@ -83,12 +83,7 @@ fn assert_reached(run: &Run, predicted: &BTreeMap<String, (u64, u64)>, at_spike:
     let services = outcomes(run);
     assert_eq!(
         services.keys().cloned().collect::<Vec<_>>(),
-        [
-            "gateway-api",
-            "inventory-api",
-            "payment-sim-api",
-            "reservation-api"
-        ],
+        ["gateway-api", "inventory-api", "payment-sim-api", "reservation-api"],
         "the four HPA services are replayed (reservation-worker scales on SQS through KEDA): {run}"
     );
     for (name, outcome) in &services {
@@ -119,22 +114,13 @@ fn applications(client: &kube::Client) -> Api<DynamicObject> {
 
 /// Commits `text` as `path` in the lab's repository and has Argo CD sync `application` until the
 /// HPA `hpa` has `max` as its maxReplicas.
-async fn commit_and_sync(
-    lab: &Lab,
-    path: &str,
-    text: &str,
-    application: &str,
-    hpa: &str,
-    max: i32,
-) {
+async fn commit_and_sync(lab: &Lab, path: &str, text: &str, application: &str, hpa: &str, max: i32) {
     lab.git.commit_file(path, text, "replay test").unwrap();
     applications(&lab.client)
         .patch(
             application,
             &PatchParams::default(),
-            &Patch::Merge(
-                json!({"metadata": {"annotations": {"argocd.argoproj.io/refresh": "normal"}}}),
-            ),
+            &Patch::Merge(json!({"metadata": {"annotations": {"argocd.argoproj.io/refresh": "normal"}}})),
         )
         .await
         .unwrap();
@@ -200,15 +186,7 @@ async fn the_ramp_and_the_spike_reach_through_the_real_hpa_what_capacity_predict
     let values = std::fs::read_to_string(lab.git.dir.join(values_path)).unwrap();
     assert!(values.contains("  maxReplicas: 110\n"));
     let lowered = values.replace("  maxReplicas: 110\n", "  maxReplicas: 70\n");
-    commit_and_sync(
-        &lab,
-        values_path,
-        &lowered,
-        "gateway-api",
-        "gateway-api",
-        70,
-    )
-    .await;
+    commit_and_sync(&lab, values_path, &lowered, "gateway-api", "gateway-api", 70).await;
     let quotas: Api<ResourceQuota> = Api::namespaced(lab.client.clone(), NAMESPACE);
     let room = pods_in_namespace(&lab.client).await + 6;
     let quota: ResourceQuota = serde_json::from_value(json!({
@@ -230,10 +208,7 @@ async fn the_ramp_and_the_spike_reach_through_the_real_hpa_what_capacity_predict
         .filter(|(_, s)| s["cap"]["by"] == "ResourceQuota")
         .map(|(name, _)| name)
         .collect();
-    assert!(
-        !by_quota.is_empty(),
-        "a service is capped by the quota: {capped}"
-    );
+    assert!(!by_quota.is_empty(), "a service is capped by the quota: {capped}");
     capped.assert_output_contains("exceeded quota: lowered-by-hand");
 
     // Caps lifted: the spike, 6.5 minutes played in 39 s, reaches the 50,000 RPS replicas.
@@ -241,15 +216,7 @@ async fn the_ramp_and_the_spike_reach_through_the_real_hpa_what_capacity_predict
         .delete("lowered-by-hand", &DeleteParams::default())
         .await
         .unwrap();
-    commit_and_sync(
-        &lab,
-        values_path,
-        &values,
-        "gateway-api",
-        "gateway-api",
-        110,
-    )
-    .await;
+    commit_and_sync(&lab, values_path, &values, "gateway-api", "gateway-api", 110).await;
     let spike = replay(&lab, "spike", "10").run_async().await;
     spike.assert_code(0);
     assert_reached(&spike, &predicted, true);

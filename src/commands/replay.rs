@@ -42,8 +42,13 @@ pub async fn run(global: &GlobalArgs, args: &LoadtestArgs) -> anyhow::Result<Exi
         &helm,
     )
     .map_err(|e| bad_input(&e))?;
-    let shape = LoadShape::read(&global.repo, scenario, model.sustained_rps, model.spike_rps)
-        .map_err(|e| bad_input(&e))?;
+    let shape = LoadShape::read(
+        &global.repo,
+        scenario,
+        model.sustained_rps,
+        model.spike_rps,
+    )
+    .map_err(|e| bad_input(&e))?;
     let client = super::connect(global, &environment).await?.client;
     replay::require_simulated(&client)
         .await

@@ -145,10 +145,7 @@ pub async fn plan(client: &kube::Client, model: &Model) -> Result<ReplayPlan, Re
         if kind != "Deployment" {
             not_driven.push(NotDriven {
                 service: service.name.clone(),
-                reason: format!(
-                    "{} is a {kind}; the replay drives Deployments",
-                    service.subject
-                ),
+                reason: format!("{} is a {kind}; the replay drives Deployments", service.subject),
             });
             continue;
         }
@@ -555,10 +552,7 @@ fn pod_requests(pod: &Pod) -> (f64, f64, usize) {
     let mut cpu = 0.0;
     let mut memory = 0.0;
     for container in containers {
-        let requests = container
-            .resources
-            .as_ref()
-            .and_then(|r| r.requests.as_ref());
+        let requests = container.resources.as_ref().and_then(|r| r.requests.as_ref());
         let read = |key: &str| {
             requests
                 .and_then(|r| r.get(key))

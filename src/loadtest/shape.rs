@@ -109,17 +109,13 @@ impl LoadShape {
             path: path.to_path_buf(),
             message,
         };
-        let plan: PlanFile =
-            serde_json::from_str(text).map_err(|e| invalid(format!("line {}: {e}", e.line())))?;
+        let plan: PlanFile = serde_json::from_str(text)
+            .map_err(|e| invalid(format!("line {}: {e}", e.line())))?;
         let name = scenario.shape_name();
         let shape = plan.scenarios.get(name).ok_or_else(|| {
             invalid(format!(
                 "no scenario \"{name}\" under scenarios (has: {})",
-                plan.scenarios
-                    .keys()
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                plan.scenarios.keys().cloned().collect::<Vec<_>>().join(", ")
             ))
         })?;
         let mut stages = Vec::new();
@@ -246,10 +242,7 @@ mod tests {
         assert_eq!(spike.rate_at(Duration::from_secs(390)), 30_000.0);
         assert_eq!(spike.peak(), (50_000.0, Duration::from_secs(30)));
         let e2e = LoadShape::read(&repo(), Scenario::E2e, 30_000.0, 50_000.0).unwrap();
-        assert_eq!(
-            e2e.duration(),
-            Duration::from_secs(600 + 1800 + 30 + 300 + 60)
-        );
+        assert_eq!(e2e.duration(), Duration::from_secs(600 + 1800 + 30 + 300 + 60));
     }
 
     #[test]
