@@ -162,6 +162,8 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Severity::Error)]
         fail_on: Severity,
     },
+    /// Read-only: the deploy history the cluster keeps, newest first (`history show ID`: one entry whole).
+    History(HistoryArgs),
     /// Offline: check Kubernetes YAML for what would hurt in production.
     Lint(LintArgs),
     /// Offline: for each phase, the checks it runs and the objects it applies, in order.
@@ -186,6 +188,30 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct HistoryArgs {
+    #[command(subcommand)]
+    pub action: Option<HistoryAction>,
+    /// Only this phase's entries.
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(crate::phases::ALL.iter().map(|p| p.name)))]
+    pub phase: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HistoryAction {
+    /// One entry whole: who, from which tree, the result, every object changed, the Applications' commits.
+    Show {
+        /// The entry's id as `tacos history` lists it, e.g. apps-3.
+        #[arg(value_parser = parse_history_id)]
+        id: crate::history::HistoryId,
+    },
+}
+
+fn parse_history_id(text: &str) -> Result<crate::history::HistoryId, String> {
+    text.parse()
 }
 
 #[derive(Debug, Args)]
@@ -316,6 +342,28 @@ mod tests {
             })
         ));
         assert!(Cli::try_parse_from(["tacos", "deploy", "--phase", "nope"]).is_err());
+    }
+
+    #[test]
+    fn history_lists_by_phase_or_shows_one_id() {
+        let cli = Cli::try_parse_from(["tacos", "history", "--phase", "apps"]).unwrap();
+        let Command::History(args) = cli.command else {
+            panic!("not history: {:?}", cli.command);
+        };
+        assert_eq!(args.phase.as_deref(), Some("apps"));
+        assert!(args.action.is_none());
+        let cli =
+            Cli::try_parse_from(["tacos", "history", "show", "apps-3", "-o", "json"]).unwrap();
+        let Command::History(HistoryArgs {
+            action: Some(HistoryAction::Show { id }),
+            ..
+        }) = cli.command
+        else {
+            panic!("not history show: {:?}", cli.command);
+        };
+        assert_eq!(id.to_string(), "apps-3");
+        assert!(Cli::try_parse_from(["tacos", "history", "--phase", "nope"]).is_err());
+        assert!(Cli::try_parse_from(["tacos", "history", "show", "apps"]).is_err());
     }
 
     #[test]

@@ -29,6 +29,29 @@ pub struct Environment {
     /// The namespace the five services run in (`tacos-app` on the live cluster).
     pub app_namespace: String,
     pub capacity: CapacitySettings,
+    #[serde(default)]
+    pub history: HistorySettings,
+}
+
+/// `tacos history`: how many entries the cluster keeps per phase.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HistorySettings {
+    /// Entries kept per phase, the oldest deleted first (Argo CD's and Helm's default, 10).
+    #[serde(default = "default_history_keep")]
+    pub keep: u32,
+}
+
+impl Default for HistorySettings {
+    fn default() -> Self {
+        Self {
+            keep: default_history_keep(),
+        }
+    }
+}
+
+fn default_history_keep() -> u32 {
+    10
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -470,6 +493,15 @@ impl Environment {
                 ),
             ));
         }
+        if !(1..=1000).contains(&self.history.keep) {
+            return Err(FieldError::at(
+                &["history", "keep"],
+                format!(
+                    "{} entries: keep between 1 and 1000 per phase (default 10)",
+                    self.history.keep
+                ),
+            ));
+        }
         self.capacity.validate_model()
     }
 }
@@ -705,6 +737,15 @@ mod tests {
         assert_eq!(capacity.redis.max_clients_per_node, 65_000);
         assert_eq!(capacity.redis.pool_size_env, "REDIS_POOL_SIZE");
         assert_eq!(capacity.alb.max_targets_per_target_group, 1_000);
+    }
+
+    #[test]
+    fn history_keeps_ten_per_phase_unless_told_and_never_none() {
+        let config = ConfigFile::parse(Path::new("tacos.yaml"), VALID).unwrap();
+        assert_eq!(config.environments["prod"].history.keep, 10);
+        assert_eq!(HistorySettings::default().keep, 10);
+        let text = VALID.replacen("      keep: 10", "      keep: 0", 1);
+        assert_invalid_at(&text, "keep: 0", "history.keep");
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! Facts read from the Git repository Argo CD syncs: the commit a branch or tag points at now (`git ls-remote`, with the user's own Git credentials).
+//! Facts read from Git: the commit a branch or tag of the repository Argo CD syncs points at now (`git ls-remote`, with the user's own Git credentials), and the local tree's commit and dirty state.
 
 use std::process::Command;
 
@@ -83,6 +83,46 @@ fn commit_of(listing: &str, revision: &str) -> Option<String> {
         .or_else(|| find(revision))
 }
 
+/// The checkout at `dir`: its HEAD commit and whether the work tree has changes (tracked or
+/// untracked files), or why that is unknown (not a Git checkout, no git).
+pub fn tree_state(dir: &std::path::Path) -> crate::history::TreeState {
+    let run = |args: &[&str]| {
+        Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(args)
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .output()
+    };
+    let unknown = |why: String| crate::history::TreeState {
+        commit: None,
+        dirty: None,
+        unknown: Some(why),
+    };
+    let head = match run(&["rev-parse", "--verify", "HEAD"]) {
+        Err(error) => return unknown(format!("cannot run git: {error}")),
+        Ok(output) if !output.status.success() => {
+            return unknown(format!(
+                "{} is not a Git checkout with a commit: {}",
+                dir.display(),
+                String::from_utf8_lossy(&output.stderr).trim()
+            ));
+        }
+        Ok(output) => String::from_utf8_lossy(&output.stdout).trim().to_string(),
+    };
+    let dirty = match run(&["status", "--porcelain"]) {
+        Ok(output) if output.status.success() => Some(!output.stdout.is_empty()),
+        _ => None,
+    };
+    crate::history::TreeState {
+        commit: Some(head),
+        unknown: dirty
+            .is_none()
+            .then(|| "git status failed: whether the tree had changes is unknown".to_string()),
+        dirty,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,5 +160,41 @@ mod tests {
         let text = error.to_string();
         assert!(text.contains("file:///nonexistent/tacos.git"), "{text}");
         assert!(text.contains("git.repoURL"), "{text}");
+    }
+
+    #[test]
+    fn the_tree_state_is_its_head_and_whether_it_has_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = tree_state(dir.path());
+        assert_eq!(state.commit, None);
+        assert!(
+            state
+                .unknown
+                .as_deref()
+                .unwrap()
+                .contains("not a Git checkout"),
+            "{state:?}"
+        );
+        let git = |args: &[&str]| {
+            let status = Command::new("git")
+                .arg("-C")
+                .arg(dir.path())
+                .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+                .args(args)
+                .output()
+                .unwrap();
+            assert!(status.status.success(), "git {args:?}: {status:?}");
+            String::from_utf8_lossy(&status.stdout).trim().to_string()
+        };
+        git(&["init", "-q"]);
+        std::fs::write(dir.path().join("a.yaml"), "a: 1\n").unwrap();
+        git(&["add", "a.yaml"]);
+        git(&["commit", "-q", "-m", "first"]);
+        let head = git(&["rev-parse", "HEAD"]);
+        let clean = tree_state(dir.path());
+        assert_eq!(clean.commit.as_deref(), Some(head.as_str()));
+        assert_eq!(clean.dirty, Some(false));
+        std::fs::write(dir.path().join("a.yaml"), "a: 2\n").unwrap();
+        assert_eq!(tree_state(dir.path()).dirty, Some(true));
     }
 }

@@ -11,6 +11,7 @@ pub mod deploy;
 pub mod doctor;
 pub mod exit;
 pub mod git;
+pub mod history;
 pub mod k8s;
 pub mod lint;
 pub mod loadtest;

@@ -324,6 +324,19 @@ async fn ctrl_c_while_waiting_stops_cleanly_and_lists_what_was_applied() {
             .is_some(),
         "what was applied before the stop stays applied"
     );
+    // The stopped run is in the deploy history, with what it had applied.
+    let entries: Api<k8s_openapi::api::core::v1::ConfigMap> =
+        Api::namespaced(plane.client().await.unwrap(), "kube-system");
+    let stored = entries.get("tacos-history-apps-1").await.unwrap();
+    let entry: serde_json::Value =
+        serde_json::from_str(&stored.data.unwrap()["entry.json"]).unwrap();
+    assert_eq!(entry["result"]["status"], "interrupted", "{entry}");
+    assert!(
+        entry["objects"].as_array().unwrap().iter().any(|o| o
+            == &serde_json::json!({"group": "argoproj.io", "kind": "Application",
+                "namespace": "argocd", "name": "tacos-app-baseline", "change": "created"})),
+        "{entry}"
+    );
 }
 
 #[tokio::test]

@@ -8,6 +8,7 @@ use crate::config::Environment;
 use crate::deploy::report::Reporter;
 use crate::deploy::{DeployContext, DeployError, run_phase};
 use crate::exit::{ExitStatus, StatusError};
+use crate::history::{self, Changes, Entry, GitSource, KubeIdentity, RunResult, store};
 use crate::phases::PhaseError;
 use crate::phases::render::RenderOptions;
 
@@ -21,10 +22,15 @@ pub async fn run(
         &[OutputFormat::Human, OutputFormat::Json],
         "deploy",
     )?;
-    let environment = super::environment(global)?;
+    let (environment_name, environment) = super::environment_named(global)?;
     let selected = selection.phases();
     // Every phase writes to the cluster, so every run proves it is the environment's.
-    let super::Connection { client, aws, .. } = super::connect(global, &environment).await?;
+    let super::Connection { client, aws, kube } = super::connect(global, &environment).await?;
+    let history = History {
+        client: client.clone(),
+        template: history_template(global, &environment_name, &environment, &aws, &kube),
+        keep: environment.history.keep as usize,
+    };
     let aws = Some(aws);
     let format = super::report_format(global);
     let context = DeployContext {
@@ -45,28 +51,147 @@ pub async fn run(
         failure_window: args.failure_window,
         reporter: Reporter::new(format),
         applied: Mutex::new(Vec::new()),
+        changes: Mutex::new(Changes::default()),
     };
     for phase in selected {
         let name = phase.name;
+        let started = jiff::Timestamp::now();
         tokio::select! {
             result = run_phase(&context, phase) => {
+                let outcome = match &result {
+                    Ok(_) => RunResult::Up,
+                    Err(error) => RunResult::Failed { step: error.step().into(), message: error.to_string() },
+                };
+                if !context.dry_run {
+                    history.write(&context, name, outcome, started).await;
+                }
                 if let Err(error) = result {
                     let status = deploy_status(&error);
                     return Err(anyhow::Error::new(error).context(StatusError { status, message: format!("deploy stopped in phase {}", name) }));
                 }
             }
             _ = tokio::signal::ctrl_c() => {
-                let applied = context.applied.lock().unwrap_or_else(|p| p.into_inner());
+                let applied = context.applied.lock().unwrap_or_else(|p| p.into_inner()).clone();
                 eprintln!("interrupted in phase {}; {} change(s) were applied before the stop:", name, applied.len());
-                for line in applied.iter() {
+                for line in &applied {
                     eprintln!("  {line}");
                 }
                 eprintln!("re-run the same command to converge");
+                if !context.dry_run {
+                    history.write(&context, name, RunResult::Interrupted, started).await;
+                }
                 return Ok(ExitStatus::Interrupted);
             }
         }
     }
     Ok(ExitStatus::Clean)
+}
+
+/// Where and how this run's history entries are written.
+struct History {
+    client: kube::Client,
+    /// Everything an entry holds that is the same for every phase of the run.
+    template: Entry,
+    keep: usize,
+}
+
+impl History {
+    /// Writes the phase's entry when the run changed something; a failure to write is a warning,
+    /// never the deploy's failure.
+    async fn write(
+        &self,
+        context: &DeployContext,
+        phase: &str,
+        result: RunResult,
+        started: jiff::Timestamp,
+    ) {
+        let changes = context
+            .changes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let previous = match store::list(&self.client, Some(phase)).await {
+            Ok(entries) => entries.into_iter().next(),
+            Err(error) => {
+                context.reporter.warn(
+                    phase,
+                    &format!("this run is not in the deploy history: {error}"),
+                );
+                return;
+            }
+        };
+        if !history::worth_recording(&changes, &result, previous.as_ref()) {
+            return;
+        }
+        let mut entry = Entry {
+            phase: phase.to_string(),
+            started,
+            ended: jiff::Timestamp::now(),
+            result,
+            objects: changes.objects,
+            unchanged: changes.unchanged,
+            applications: changes.applications,
+            ..self.template.clone()
+        };
+        match store::record(&self.client, &mut entry, self.keep).await {
+            Ok(recorded) => {
+                let mut text = format!(
+                    "recorded as history entry {} (tacos history show {})",
+                    recorded.id, recorded.id
+                );
+                if !recorded.deleted.is_empty() {
+                    let deleted: Vec<String> =
+                        recorded.deleted.iter().map(ToString::to_string).collect();
+                    text.push_str(&format!(
+                        "; deleted {} to keep the last {} (history.keep in tacos.yaml)",
+                        deleted.join(", "),
+                        self.keep
+                    ));
+                }
+                context.reporter.note(phase, &text);
+            }
+            Err(error) => context.reporter.warn(
+                phase,
+                &format!("this run is not in the deploy history: {error}"),
+            ),
+        }
+    }
+}
+
+/// The parts of a history entry every phase of this run shares.
+fn history_template(
+    global: &GlobalArgs,
+    environment_name: &str,
+    environment: &Environment,
+    aws: &AwsContext,
+    kube: &crate::cluster_guard::KubeTarget,
+) -> Entry {
+    let now = jiff::Timestamp::now();
+    Entry {
+        format: history::FORMAT,
+        phase: String::new(),
+        revision: 0,
+        environment: environment_name.to_string(),
+        command: "deploy".into(),
+        tacos_version: env!("CARGO_PKG_VERSION").into(),
+        tree: crate::git::tree_state(&global.repo),
+        source: GitSource {
+            repo_url: environment.git.repo_url.clone(),
+            revision: environment.git.revision.clone(),
+        },
+        aws_caller_arn: aws.caller_arn.clone(),
+        kube: KubeIdentity {
+            context: kube.context.clone(),
+            server: kube.server.clone(),
+            user: kube.user.clone(),
+        },
+        started: now,
+        ended: now,
+        result: RunResult::Up,
+        objects: Vec::new(),
+        unchanged: 0,
+        applications: Vec::new(),
+    }
 }
 
 /// The AWS context for the environment: --profile/--region over tacos.yaml, the account checked.

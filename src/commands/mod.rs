@@ -5,6 +5,7 @@ pub mod deploy;
 pub mod diff;
 pub mod doctor;
 pub mod eks;
+pub mod history;
 pub mod lint;
 pub mod loadtest;
 pub mod plan;
@@ -53,15 +54,23 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         }
         Command::Doctor { fail_on } => doctor::run(global, *fail_on).await,
         Command::EksToken => eks::print_token(global).await,
+        Command::History(args) => history::run(global, args).await,
     }
 }
 
 /// The environment of tacos.yaml the flags select (`--config`, `--env`), with the Git source
 /// `--git-repo-url` / `--git-revision` override.
 pub fn environment(global: &GlobalArgs) -> Result<crate::config::Environment, StatusError> {
+    environment_named(global).map(|(_, environment)| environment)
+}
+
+/// The environment the flags select, with its name in tacos.yaml.
+pub fn environment_named(
+    global: &GlobalArgs,
+) -> Result<(String, crate::config::Environment), StatusError> {
     let config = crate::config::ConfigFile::load(&global.config)
         .map_err(|e| StatusError::bad_input(e.to_string()))?;
-    let (_, environment) = config
+    let (name, environment) = config
         .environment(&global.config, global.environment.as_deref())
         .map_err(|e| StatusError::bad_input(e.to_string()))?;
     let mut environment = environment.clone();
@@ -78,7 +87,7 @@ pub fn environment(global: &GlobalArgs) -> Result<crate::config::Environment, St
     {
         environment.git.revision = revision.trim().to_string();
     }
-    Ok(environment)
+    Ok((name, environment))
 }
 
 /// Where tacos.yaml is and which environment the flags select, for checks that read more of it.

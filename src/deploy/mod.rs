@@ -56,6 +56,21 @@ pub enum DeployError {
     Postflight { phase: String, failed: usize },
 }
 
+impl DeployError {
+    /// The step of the phase the run stopped at, as the deploy history names it.
+    pub fn step(&self) -> &'static str {
+        match self {
+            DeployError::Phase(_) => "render",
+            DeployError::Preflight { .. } => "preflight",
+            DeployError::Apply { .. } => "apply",
+            DeployError::Wait { .. } => "wait",
+            DeployError::Hook { .. } => "hooks",
+            DeployError::GitOps { .. } => "hand-over",
+            DeployError::Postflight { .. } => "postflight",
+        }
+    }
+}
+
 /// Everything one deployment run needs.
 pub struct DeployContext {
     pub client: kube::Client,
@@ -71,6 +86,8 @@ pub struct DeployContext {
     pub reporter: Reporter,
     /// Everything applied so far, for an interrupted run to print.
     pub applied: Mutex<Vec<String>>,
+    /// What the current phase changed so far, for its history entry (reset by each phase).
+    pub changes: Mutex<crate::history::Changes>,
 }
 
 impl DeployContext {
@@ -118,6 +135,7 @@ pub async fn run_phase(
 ) -> Result<PhaseSummary, DeployError> {
     let started = Instant::now();
     let name = phase.name;
+    *context.changes.lock().unwrap_or_else(|p| p.into_inner()) = Default::default();
     let reporter = &context.reporter;
     reporter.phase_started(name, phase.summary);
     let objects = render::render_phase(phase, &context.render).await?;
@@ -169,7 +187,9 @@ pub async fn run_phase(
         ..context.apply_options()
     };
     let applier = Applier::new(context.client.clone(), options);
-    let on_applied = |applied: &Applied| {
+    // Helm hooks are reported (and listed when interrupted) but are no change of the phase:
+    // they run on every deploy, as Helm runs them on every upgrade.
+    let on_hook = |applied: &Applied| {
         reporter.applied(name, applied, context.dry_run);
         if applied.outcome != Outcome::Unchanged && !context.dry_run {
             context
@@ -177,6 +197,12 @@ pub async fn run_phase(
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .push(format!("{} ({:?})", applied.key, applied.outcome).to_lowercase());
+        }
+    };
+    let on_applied = |applied: &Applied| {
+        on_hook(applied);
+        if !context.dry_run {
+            record_change(context, applied);
         }
     };
 
@@ -258,7 +284,7 @@ pub async fn run_phase(
                 source: Box::new(source),
             })?;
     }
-    run_phase_hooks(context, name, &staged.pre, &on_applied).await?;
+    run_phase_hooks(context, name, &staged.pre, &on_hook).await?;
     let apply_error = |source| {
         skip_postflight(reporter, phase, "the phase was not applied");
         DeployError::Apply {
@@ -331,7 +357,7 @@ pub async fn run_phase(
                 ),
             );
             let at_commit = WaitOptions {
-                expected_revision: Some(commit),
+                expected_revision: Some(commit.clone()),
                 ..wait_options.clone()
             };
             let mut synced: Vec<String> = Vec::new();
@@ -360,6 +386,7 @@ pub async fn run_phase(
                 let waited = wait_for(context, phase, &targets, &at_commit).await;
                 again.abort();
                 waited?;
+                record_synced(context, &targets, &commit);
                 synced.extend(targets.iter().map(|t| t.key.name.clone()));
                 applied.extend(done);
             }
@@ -383,6 +410,7 @@ pub async fn run_phase(
                     .map_err(gitops_error)?;
             }
             wait_for(context, phase, &others, &at_commit).await?;
+            record_synced(context, &others, &commit);
             synced.extend(others.iter().map(|t| t.key.name.clone()));
             let handed_over = gitops::relinquish(&context.client, &synced)
                 .await
@@ -423,7 +451,7 @@ pub async fn run_phase(
     wait_for(context, phase, &synced_targets, &wait_options).await?;
     let mut summary = summarize(&applied, started);
 
-    run_phase_hooks(context, name, &staged.post, &on_applied).await?;
+    run_phase_hooks(context, name, &staged.post, &on_hook).await?;
 
     let mine: Vec<Object> = bootstrap.iter().chain(&wiring).cloned().collect();
     let pruned = applier.prune(&mine, &applied).await.map_err(|source| {
@@ -459,6 +487,35 @@ pub async fn run_phase(
         ),
     );
     Ok(summary)
+}
+
+/// Adds what applying did to one object to the phase's history changes.
+fn record_change(context: &DeployContext, applied: &Applied) {
+    use crate::history::{Change, ObjectChange};
+    let mut changes = context.changes.lock().unwrap_or_else(|p| p.into_inner());
+    let change = match applied.outcome {
+        Outcome::Created => Change::Created,
+        Outcome::Configured => Change::Configured,
+        Outcome::Pruned => Change::Pruned,
+        Outcome::Unchanged => {
+            changes.unchanged += 1;
+            return;
+        }
+    };
+    changes
+        .objects
+        .push(ObjectChange::new(&applied.key, change));
+}
+
+/// The Applications now synced at `commit`, for the phase's history entry.
+fn record_synced(context: &DeployContext, targets: &[Target], commit: &str) {
+    let mut changes = context.changes.lock().unwrap_or_else(|p| p.into_inner());
+    for target in targets {
+        changes.applications.push(crate::history::ApplicationSync {
+            name: target.key.name.clone(),
+            commit: commit.to_string(),
+        });
+    }
 }
 
 /// Counts what applying did.

@@ -1,0 +1,288 @@
+//! `tacos history` for real: deploys on the lab (the real Argo CD syncing a local Git repository) leave one entry per phase run that changed something, with who, which commit and what changed, never a Secret's value; a read-only identity lists and shows them.
+
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+use kube::api::Api;
+use serde_json::Value;
+use tacos_testenv::lab::Lab;
+use tacos_testenv::{Run, TacosCommand, tacos_command};
+
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// tacos in the lab's Git working tree (what Argo CD syncs is what tacos reads), on the lab.
+fn tacos(lab: &Lab) -> TacosCommand {
+    tacos_command!()
+        .current_dir(lab.git.dir.clone())
+        .envs(lab.env())
+        .aws(&lab.aws)
+        .kubeconfig(lab.kubeconfig())
+        .helm()
+}
+
+async fn deploy(lab: &Lab, phase: &str) -> Run {
+    let run = tacos(lab)
+        .args(["deploy", "--timeout", "4m", "--failure-window", "20s"])
+        .args(["--phase", phase])
+        .run_async()
+        .await;
+    run.assert_code(0);
+    run
+}
+
+async fn history(lab: &Lab, args: &[&str]) -> Run {
+    tacos(lab).arg("history").args(args).run_async().await
+}
+
+/// The ids of `tacos history -o json`, in its order.
+fn ids(listed: &Value) -> Vec<String> {
+    listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Applies every object of a YAML file as the test's own field manager (what `kubectl apply` would do).
+async fn apply_file(client: &kube::Client, path: &Path) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let tree = tacos::repo::load_str(&path.display().to_string(), &text).unwrap();
+    for object in &tree.objects {
+        let resource = kube::core::ApiResource::from_gvk(&kube::core::GroupVersionKind::gvk(
+            object.group(),
+            object.version(),
+            object.kind(),
+        ));
+        let api: Api<kube::core::DynamicObject> = match object.namespace() {
+            Some(namespace) => Api::namespaced_with(client.clone(), namespace, &resource),
+            None => Api::all_with(client.clone(), &resource),
+        };
+        api.patch(
+            object.name(),
+            &kube::api::PatchParams::apply("tacos-tests").force(),
+            &kube::api::Patch::Apply(&object.value),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("apply {}: {e}", object.key()));
+    }
+}
+
+/// A new commit of inventory-api's image tag (Argo CD syncs it; tacos's own objects stay as they are).
+fn commit_tag(lab: &Lab, from: &str, to: &str) -> String {
+    let values = std::fs::read_to_string(lab.git.dir.join("helm-values/inventory-api.yaml"))
+        .unwrap()
+        .replace(&format!("tag: {from}"), &format!("tag: {to}"));
+    lab.git
+        .commit_file(
+            "helm-values/inventory-api.yaml",
+            &values,
+            &format!("inventory-api {to}"),
+        )
+        .unwrap()
+}
+
+#[tokio::test]
+async fn deploys_leave_a_bounded_history_of_who_deployed_which_commit_and_what_changed() {
+    let lab = Lab::start(&repo_root()).await.unwrap();
+    let client = lab.client.clone();
+
+    // Two entries per phase, and a value the argo-cd chart puts into the Secret argocd-secret.
+    const PROBE: &str = "history-probe-value-5c1e9a";
+    let config = std::fs::read_to_string(lab.git.dir.join("tacos.yaml"))
+        .unwrap()
+        .replacen("      keep: 10\n", "      keep: 2\n", 1);
+    assert!(config.contains("keep: 2"), "tacos.yaml sets history.keep");
+    std::fs::write(lab.git.dir.join("tacos.yaml"), config).unwrap();
+    let values = std::fs::read_to_string(lab.git.dir.join("helm-values/argocd-values.yaml"))
+        .unwrap()
+        .replacen(
+            "    createSecret: true\n",
+            &format!("    createSecret: true\n    extra:\n      history-probe: {PROBE}\n"),
+            1,
+        );
+    assert!(values.contains(PROBE));
+    std::fs::write(lab.git.dir.join("helm-values/argocd-values.yaml"), values).unwrap();
+    let first = lab.git.commit("keep two entries; a Secret value").unwrap();
+
+    // Who acts: the emulator's AWS identity, and the lab kubeconfig's user.
+    let caller = aws_sdk_sts::Client::new(&lab.aws.sdk_config().await)
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap()
+        .arn()
+        .unwrap()
+        .to_string();
+    let kubeconfig = kube::config::Kubeconfig::read_from(lab.kubeconfig()).unwrap();
+    let current = kubeconfig.current_context.clone().unwrap();
+    let kube_user = kubeconfig
+        .contexts
+        .iter()
+        .find(|c| c.name == current)
+        .and_then(|c| c.context.as_ref())
+        .and_then(|c| c.user.clone())
+        .unwrap();
+
+    let empty = history(&lab, &[]).await;
+    empty.assert_code(0);
+    empty.assert_stdout_contains("no deploy history on this cluster yet");
+
+    let all = deploy(&lab, "all").await;
+    for phase in ["gateway", "argocd", "apps", "monitoring"] {
+        all.assert_stdout_contains(&format!("recorded as history entry {phase}-1"));
+    }
+    let listed = history(&lab, &["-o", "json"]).await;
+    listed.assert_code(0);
+    let listed = listed.json();
+    assert_eq!(
+        ids(&listed),
+        ["monitoring-1", "apps-1", "argocd-1", "gateway-1"],
+        "newest first"
+    );
+    for entry in listed.as_array().unwrap() {
+        let id = &entry["id"];
+        assert_eq!(entry["tree"]["commit"], first.as_str(), "{id}: {entry}");
+        assert_eq!(entry["tree"]["dirty"], false, "{id}: {entry}");
+        assert_eq!(entry["awsCallerArn"], caller.as_str(), "{id}");
+        assert_eq!(entry["kube"]["user"], kube_user.as_str(), "{id}");
+        assert_eq!(entry["result"]["status"], "up", "{id}");
+        assert_eq!(entry["environment"], "prod", "{id}");
+        assert_eq!(entry["source"]["repoURL"], lab.git.url().as_str(), "{id}");
+        assert!(
+            entry["objects"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|o| o["change"] == "created"),
+            "{id} created objects: {entry}"
+        );
+    }
+    let apps_1 = &listed[1];
+    let synced: Vec<(&str, &str)> = apps_1["applications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (a["name"].as_str().unwrap(), a["commit"].as_str().unwrap()))
+        .collect();
+    assert!(
+        synced.contains(&("inventory-api", first.as_str())),
+        "{synced:?}"
+    );
+    assert!(synced.iter().all(|(_, c)| *c == first), "{synced:?}");
+
+    // A new commit Argo CD syncs is an entry, though none of tacos's own objects changed.
+    let second = commit_tag(&lab, "v1.4.2", "v1.4.3");
+    deploy(&lab, "apps")
+        .await
+        .assert_stdout_contains("recorded as history entry apps-2");
+    // The same again changes nothing: no entry.
+    let again = deploy(&lab, "apps").await;
+    assert!(
+        !again.stdout.contains("recorded as history entry"),
+        "{again}"
+    );
+    let apps = history(&lab, &["--phase", "apps", "-o", "json"])
+        .await
+        .json();
+    assert_eq!(ids(&apps), ["apps-2", "apps-1"]);
+    assert_eq!(apps[0]["tree"]["commit"], second.as_str());
+    assert!(
+        apps[0]["applications"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["name"] == "inventory-api" && a["commit"] == second.as_str()),
+        "{}",
+        apps[0]
+    );
+
+    // A third entry from a tree with uncommitted changes: the oldest apps entry goes (keep: 2).
+    let third = commit_tag(&lab, "v1.4.3", "v1.4.4");
+    std::fs::write(lab.git.dir.join("NOTES.txt"), "not committed\n").unwrap();
+    deploy(&lab, "apps")
+        .await
+        .assert_stdout_contains("recorded as history entry apps-3")
+        .assert_stdout_contains("deleted apps-1 to keep the last 2");
+    let table = history(&lab, &[]).await;
+    table.assert_code(0);
+    let rows: Vec<&str> = table.stdout.lines().collect();
+    assert!(rows[0].starts_with("ID "), "{table}");
+    let order: Vec<&str> = rows[1..]
+        .iter()
+        .map(|r| r.split_whitespace().next().unwrap())
+        .collect();
+    assert_eq!(
+        order,
+        ["apps-3", "apps-2", "monitoring-1", "argocd-1", "gateway-1"]
+    );
+    assert!(
+        rows[1].contains(&format!("{}+dirty", &third[..7])),
+        "{table}"
+    );
+    assert!(rows[2].contains(&second[..7]) && !rows[2].contains("+dirty"));
+    assert!(
+        rows[2].contains(&format!("Applications at {}", &second[..7])),
+        "{table}"
+    );
+    assert!(
+        rows[1].contains(&caller) && rows[1].contains(" up "),
+        "{table}"
+    );
+
+    // One entry whole: what was created, never a Secret's value.
+    let shown = history(&lab, &["show", "argocd-1"]).await;
+    shown.assert_code(0);
+    shown.assert_stdout_contains(&format!("tree:       {first}"));
+    shown.assert_stdout_contains(&format!("AWS caller: {caller}"));
+    shown.assert_stdout_contains("created     Secret argocd/argocd-secret");
+    shown.assert_stdout_contains("created     Namespace argocd");
+    let as_json = history(&lab, &["show", "argocd-1", "-o", "json"]).await;
+    as_json.assert_code(0);
+    assert_eq!(as_json.json()["id"], "argocd-1");
+    let encoded = base64::engine::general_purpose::STANDARD.encode(PROBE);
+    let stored: k8s_openapi::api::core::v1::Secret = Api::namespaced(client.clone(), "argocd")
+        .get("argocd-secret")
+        .await
+        .unwrap();
+    assert_eq!(
+        stored.data.unwrap()["history-probe"].0,
+        PROBE.as_bytes(),
+        "the Secret holds the value the entry must not"
+    );
+    for run in [&shown, &as_json] {
+        assert!(
+            !run.stdout.contains(PROBE) && !run.stdout.contains(&encoded),
+            "{run}"
+        );
+    }
+    let entries: Api<k8s_openapi::api::core::v1::ConfigMap> =
+        Api::namespaced(client.clone(), "kube-system");
+    let stored =
+        serde_json::to_string(&entries.get("tacos-history-argocd-1").await.unwrap()).unwrap();
+    assert!(!stored.contains(PROBE) && !stored.contains(&encoded));
+    history(&lab, &["show", "apps-2"])
+        .await
+        .assert_stdout_contains(&format!("inventory-api at {second}"));
+
+    // An id that is not there (pruned) names those that are.
+    let gone = history(&lab, &["show", "apps-1"]).await;
+    gone.assert_code(2);
+    gone.assert_output_contains("no history entry apps-1; the entries are: apps-3, apps-2");
+
+    // The read-only identity the repository ships reads the history.
+    apply_file(
+        &client,
+        &repo_root().join("manifests/access/tacos-verify.yaml"),
+    )
+    .await;
+    let as_verify = ["--as", "system:serviceaccount:tacos-system:tacos-verify"];
+    let read_only = history(&lab, &as_verify).await;
+    read_only.assert_code(0);
+    read_only.assert_stdout_contains("apps-3");
+    let show_read_only = history(&lab, &[&["show", "apps-3"][..], &as_verify[..]].concat()).await;
+    show_read_only.assert_code(0);
+    show_read_only.assert_stdout_contains(&format!("inventory-api at {third}"));
+}
