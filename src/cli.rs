@@ -235,6 +235,10 @@ pub struct LintArgs {
     /// CRDs in the linted tree (repeatable; for air-gapped use).
     #[arg(long, value_name = "DIR")]
     pub schema_dir: Vec<PathBuf>,
+    /// A folder holding charts that are not in the tree (`<name>/` or `<name>-<version>.tgz`),
+    /// to check the values given to them; the pinned charts and the chart cache are also read.
+    #[arg(long, env = "TACOS_CHART_DIR", value_name = "DIR")]
+    pub chart_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -61,17 +61,10 @@ pub fn chart_cache_dir() -> PathBuf {
 /// repository: the index must publish the pinned digest for the version, and the archive
 /// downloaded must hash to it. Anything else is refused; nothing unchecked reaches helm.
 pub async fn fetch_chart(chart: &PinnedChart, cache: &Path) -> Result<PathBuf, UpstreamError> {
-    let archive = cache.join(format!(
-        "{}-{}-{}.tgz",
-        chart.name,
-        chart.version,
-        &chart.digest[..chart.digest.len().min(12)]
-    ));
-    if let Ok(bytes) = std::fs::read(&archive)
-        && hex::encode(Sha256::digest(&bytes)) == chart.digest
-    {
+    if let Some(archive) = cached_chart(chart, cache) {
         return Ok(archive);
     }
+    let archive = cached_archive(chart, cache);
     let folder = chart.name.to_string();
     let repo = chart.repo.trim_end_matches('/');
     let index_url = format!("{repo}/index.yaml");
@@ -135,6 +128,23 @@ pub async fn fetch_chart(chart: &PinnedChart, cache: &Path) -> Result<PathBuf, U
     std::fs::write(&partial, &bytes).map_err(write)?;
     std::fs::rename(&partial, &archive).map_err(write)?;
     Ok(archive)
+}
+
+/// Where [`fetch_chart`] keeps the chart's archive in `cache`.
+pub fn cached_archive(chart: &PinnedChart, cache: &Path) -> PathBuf {
+    cache.join(format!(
+        "{}-{}-{}.tgz",
+        chart.name,
+        chart.version,
+        &chart.digest[..chart.digest.len().min(12)]
+    ))
+}
+
+/// The chart's archive in `cache` when a copy with the pinned digest is there (no network).
+pub fn cached_chart(chart: &PinnedChart, cache: &Path) -> Option<PathBuf> {
+    let archive = cached_archive(chart, cache);
+    let bytes = std::fs::read(&archive).ok()?;
+    (hex::encode(Sha256::digest(&bytes)) == chart.digest).then_some(archive)
 }
 
 async fn download(url: &str, folder: &str) -> Result<Vec<u8>, UpstreamError> {

@@ -93,13 +93,24 @@ fn defects_are_reported_at_their_file_and_line_and_exit_1() {
 
 #[test]
 fn clean_tree_has_no_findings_and_exits_0() {
-    let tree = fixture_tree(&["lint/clean"]);
+    // The chart of charts.example.com the tree deploys, for its values to be checked offline.
+    let tree = fixture_tree(&["lint/clean", "lint/chart-dir"]);
     let dir = tree.path().join("clean");
-    let run = tacos(&dir, &["lint", ".", "--output", "json"]);
+    let run = tacos(
+        &dir,
+        &[
+            "lint",
+            ".",
+            "--output",
+            "json",
+            "--chart-dir",
+            "../chart-dir",
+        ],
+    );
     run.assert_code(0);
     assert_eq!(run.json()["findings"], serde_json::json!([]), "{run}");
 
-    let human = tacos(&dir, &["lint", "."]);
+    let human = tacos(&dir, &["lint", ".", "--chart-dir", "../chart-dir"]);
     human.assert_code(0);
     assert_eq!(
         human.stdout.trim(),

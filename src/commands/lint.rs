@@ -4,7 +4,9 @@ use std::path::PathBuf;
 
 use crate::cli::{GlobalArgs, LintArgs, OutputFormat};
 use crate::exit::{ExitStatus, StatusError};
+use crate::lint::helm_values::{PinnedValues, Unavailable};
 use crate::lint::{LintContext, LintSettings, catalogue, input_findings, run as run_rules};
+use crate::phases::Upstream;
 use crate::repo::{LoadOptions, Object, load_all};
 use crate::report::{self, Severity};
 
@@ -45,6 +47,9 @@ pub fn run(global: &GlobalArgs, args: &LintArgs) -> anyhow::Result<ExitStatus> {
         .retain(|o| !crate::repo::hooks::never_applied(&o.value));
     let mut settings = lint_settings(global)?;
     settings.crds = schema_crds(&args.schema_dir, global.verbose > 0)?;
+    let cache = crate::upstream::chart_cache_dir();
+    settings.chart_dirs = args.chart_dir.iter().cloned().chain([cache]).collect();
+    settings.pinned_values = pinned_values(&tree, &paths, args.chart_dir.as_deref());
     let mut findings = input_findings(&loaded.problems);
     findings.extend(run_rules(&LintContext {
         tree: &tree,
@@ -82,6 +87,67 @@ pub fn run(global: &GlobalArgs, args: &LintArgs) -> anyhow::Result<ExitStatus> {
     } else {
         ExitStatus::Clean
     })
+}
+
+/// The values files tacos's phases give their pinned charts, when they are among the linted
+/// files (found like the charts Applications name: from the roots and their parents), each with
+/// its chart from `--chart-dir` (`<name>/` or `<name>-<version>.tgz`) or the chart cache, never
+/// from the network.
+fn pinned_values(
+    tree: &crate::repo::Tree,
+    paths: &[PathBuf],
+    chart_dir: Option<&std::path::Path>,
+) -> Vec<PinnedValues> {
+    let linted: Vec<PathBuf> = paths.iter().filter_map(|p| p.canonicalize().ok()).collect();
+    let roots = crate::repo::helm::repository_roots(tree);
+    let mut pinned = Vec::new();
+    for phase in crate::phases::ALL {
+        for upstream in phase.upstream {
+            let Upstream::Chart { chart, values, .. } = upstream else {
+                continue;
+            };
+            let Some(file) = roots.iter().map(|root| root.join(values)).find(|file| {
+                file.canonicalize()
+                    .is_ok_and(|real| linted.iter().any(|l| real.starts_with(l)))
+            }) else {
+                continue;
+            };
+            let folder = chart_dir.and_then(|dir| {
+                let folder = dir.join(chart.name);
+                let archive = dir.join(format!("{}-{}.tgz", chart.name, chart.version));
+                if folder.join("Chart.yaml").is_file() {
+                    Some(folder)
+                } else {
+                    archive.is_file().then_some(archive)
+                }
+            });
+            let cache = crate::upstream::chart_cache_dir();
+            let found = folder
+                .or_else(|| crate::upstream::cached_chart(chart, &cache))
+                .ok_or_else(|| Unavailable {
+                    reason: format!(
+                        "chart {} {} is neither in --chart-dir ({}/{}/ or {}-{}.tgz) nor in the chart cache ({})",
+                        chart.name,
+                        chart.version,
+                        chart_dir.map_or_else(|| "DIR".to_string(), |d| d.display().to_string()),
+                        chart.name,
+                        chart.name,
+                        chart.version,
+                        crate::upstream::cached_archive(chart, &cache).display(),
+                    ),
+                    remedy: format!(
+                        "`helm pull {} --repo {} --version {} --untar --untardir DIR` and lint with --chart-dir DIR (or TACOS_CHART_DIR=DIR); a deploy or diff of phase {} also puts the checked archive in the cache",
+                        chart.name, chart.repo, chart.version, phase.name
+                    ),
+                });
+            pinned.push(PinnedValues {
+                subject: format!("phase {}", phase.name),
+                values: file,
+                chart: found,
+            });
+        }
+    }
+    pinned
 }
 
 /// Headroom and the cluster's version from tacos.yaml when it exists; defaults when linting a tree that has none.

@@ -208,7 +208,7 @@ fn denials(application: &Object, project: &Object) -> Vec<Finding> {
 }
 
 /// The sources of an Application (`spec.source` or `spec.sources`) with their pointers.
-fn sources(application: &Object) -> Vec<(String, &Value)> {
+pub(super) fn sources(application: &Object) -> Vec<(String, &Value)> {
     let spec = &application.value["spec"];
     match spec["sources"].as_array() {
         Some(sources) => sources
@@ -233,7 +233,7 @@ fn source_repos(application: &Object) -> Vec<(String, &str)> {
 }
 
 /// A repository URL as Argo CD compares them: lower case, without a trailing `/` or `.git`.
-fn normalize_repo(url: &str) -> String {
+pub(super) fn normalize_repo(url: &str) -> String {
     let url = url.trim().to_ascii_lowercase();
     let url = url.trim_end_matches('/');
     url.strip_suffix(".git").unwrap_or(url).to_string()
@@ -371,7 +371,7 @@ fn check_in_tree_chart_value_files(tree: &Tree, findings: &mut Vec<Finding>) {
 
 /// Repositories this tree is a checkout of: the repoURL of every Application source whose `path`
 /// is a folder under one of the tree's repository roots, with that root.
-fn local_repositories(tree: &Tree) -> HashMap<String, PathBuf> {
+pub(super) fn local_repositories(tree: &Tree) -> HashMap<String, PathBuf> {
     let roots = repository_roots(tree);
     let mut local = HashMap::new();
     for application in tree.of_kind(ARGO_GROUP, "Application") {

@@ -3,6 +3,7 @@
 pub mod api_versions;
 pub mod argocd;
 pub mod crds;
+pub mod helm_values;
 pub mod labels;
 pub mod network;
 pub mod pod_security;
@@ -60,6 +61,10 @@ pub struct LintSettings {
     pub crds: Vec<Object>,
     /// The cluster's oldest Kubernetes minor version (1.x), from tacos.yaml's cluster.minVersion.
     pub cluster_minor: Option<u32>,
+    /// Folders where charts not in the tree are looked for (`--chart-dir`, the chart cache).
+    pub chart_dirs: Vec<std::path::PathBuf>,
+    /// Values files tacos's phases give pinned upstream charts.
+    pub pinned_values: Vec<helm_values::PinnedValues>,
 }
 
 impl Default for LintSettings {
@@ -68,6 +73,8 @@ impl Default for LintSettings {
             headroom: 0.3,
             crds: Vec::new(),
             cluster_minor: None,
+            chart_dirs: Vec::new(),
+            pinned_values: Vec::new(),
         }
     }
 }
@@ -126,6 +133,10 @@ pub fn families() -> Vec<Family> {
         Family {
             rules: api_versions::RULES,
             check: api_versions::check,
+        },
+        Family {
+            rules: helm_values::RULES,
+            check: helm_values::check,
         },
     ]
 }

@@ -285,7 +285,7 @@ fn helm_reason(stderr: &str) -> String {
 }
 
 /// `a/b/../c` as `a/c`, for messages (value files are named relative to the chart).
-fn tidy(path: &Path) -> PathBuf {
+pub(crate) fn tidy(path: &Path) -> PathBuf {
     let mut out = PathBuf::new();
     for component in path.components() {
         match component {

@@ -1,10 +1,12 @@
 //! Loading a tree of Kubernetes YAML (and the Helm charts its Argo CD Applications use) into objects with exact source positions.
 
+pub mod chart;
 pub mod helm;
 pub mod hooks;
 pub mod loader;
 pub mod object;
 pub mod schema;
+pub mod template_reads;
 pub mod yaml;
 
 use std::collections::HashMap;
