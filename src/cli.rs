@@ -164,6 +164,11 @@ pub enum Command {
     },
     /// Offline: check Kubernetes YAML for what would hurt in production.
     Lint(LintArgs),
+    /// Offline: the routing the tree's Gateways, HTTPRoutes and GRPCRoutes set up: per listener and
+    /// hostname which rule wins each match by the Gateway API's precedence, what is shadowed or
+    /// conflicts, what plain HTTP serves, which routes attach to no listener and why (exit 0 when
+    /// shown; `tacos lint` fails on the same findings).
+    Routes(RoutesArgs),
     /// Offline: for each phase, the checks it runs and the objects it applies, in order.
     Plan {
         #[arg(long, value_parser = phase_selection(), default_value = "all")]
@@ -209,6 +214,19 @@ pub struct LintArgs {
     /// CRDs in the linted tree (repeatable; for air-gapped use).
     #[arg(long, value_name = "DIR")]
     pub schema_dir: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RoutesArgs {
+    /// Files or folders of Kubernetes YAML (default: the current folder).
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Do not render Helm charts used by Argo CD Applications.
+    #[arg(long)]
+    pub no_render: bool,
+    /// The helm binary used to render charts.
+    #[arg(long, env = "TACOS_HELM", value_name = "FILE")]
+    pub helm: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

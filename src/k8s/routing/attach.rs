@@ -19,15 +19,18 @@ use crate::repo::Object;
 /// The label the apiserver sets on every Namespace to its name.
 const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
 
+/// A Gateway and its listeners (indexes into `Model::listeners`).
+type GatewayListeners<'a> = (&'a Object, Vec<usize>);
+
 /// Gateways (with their listeners) and Namespaces by name.
 pub struct Index<'a> {
-    gateways: HashMap<(Option<&'a str>, &'a str), (&'a Object, Vec<usize>)>,
+    gateways: HashMap<(Option<&'a str>, &'a str), GatewayListeners<'a>>,
     namespaces: HashMap<&'a str, &'a Object>,
 }
 
 impl<'a> Index<'a> {
     pub fn new(objects: &'a [Object], listeners: &[Listener<'a>]) -> Self {
-        let mut gateways: HashMap<_, (&Object, Vec<usize>)> = HashMap::new();
+        let mut gateways: HashMap<_, GatewayListeners<'a>> = HashMap::new();
         for gateway in objects.iter().filter(|o| o.is(GATEWAY_GROUP, "Gateway")) {
             gateways
                 .entry((gateway.namespace(), gateway.name()))
@@ -95,7 +98,7 @@ fn attach(
     route: &mut Route<'_>,
     i: usize,
     parent: &Value,
-    gateway: Option<&(&Object, Vec<usize>)>,
+    gateway: Option<&GatewayListeners<'_>>,
     index: &Index<'_>,
     listeners: &[Listener<'_>],
     target: &str,

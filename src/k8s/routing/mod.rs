@@ -70,10 +70,11 @@ impl Listener<'_> {
         format!("listener {} of {}", self.name, self.gateway.key())
     }
 
-    /// `HTTPS :443 *.example.com`.
+    /// `HTTPS :443, *.example.com`.
     pub fn summary(&self) -> String {
         let port = self.port.map(|p| format!(" :{p}")).unwrap_or_default();
-        format!("{}{port} {}", self.protocol, self.hostname)
+        let host = self.hostname.written().unwrap_or_else(|| "any host".into());
+        format!("{}{port}, {host}", self.protocol)
     }
 
     fn same_gateway(&self, other: &Listener<'_>) -> bool {
