@@ -164,10 +164,12 @@ pub enum Command {
     },
     /// Offline: check Kubernetes YAML for what would hurt in production.
     Lint(LintArgs),
-    /// Offline: the routing the tree's Gateways, HTTPRoutes and GRPCRoutes set up: per listener and
-    /// hostname which rule wins each match by the Gateway API's precedence, what is shadowed or
-    /// conflicts, what plain HTTP serves, which routes attach to no listener and why (exit 0 when
-    /// shown; `tacos lint` fails on the same findings).
+    /// Offline: per listener and hostname, which route rule takes each match (exit 0 when shown).
+    ///
+    /// The routing the tree's Gateways, HTTPRoutes and GRPCRoutes set up, by the Gateway API's
+    /// precedence: which rule wins each match, what is shadowed or conflicts, what plain HTTP
+    /// serves, which routes attach to no listener and why. `tacos lint` reports the same findings
+    /// and fails on them.
     Routes(RoutesArgs),
     /// Offline: for each phase, the checks it runs and the objects it applies, in order.
     Plan {
