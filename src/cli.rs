@@ -166,6 +166,13 @@ pub enum Command {
     History(HistoryArgs),
     /// Offline: check Kubernetes YAML for what would hurt in production.
     Lint(LintArgs),
+    /// Offline: per listener and hostname, which route rule takes each match (exit 0 when shown).
+    ///
+    /// The routing the tree's Gateways, HTTPRoutes and GRPCRoutes set up, by the Gateway API's
+    /// precedence: which rule wins each match, what is shadowed or conflicts, what plain HTTP
+    /// serves, which routes attach to no listener and why. `tacos lint` reports the same findings
+    /// and fails on them.
+    Routes(RoutesArgs),
     /// Offline: for each phase, the checks it runs and the objects it applies, in order.
     Plan {
         #[arg(long, value_parser = phase_selection(), default_value = "all")]
@@ -239,6 +246,19 @@ pub struct LintArgs {
     /// to check the values given to them; the pinned charts and the chart cache are also read.
     #[arg(long, env = "TACOS_CHART_DIR", value_name = "DIR")]
     pub chart_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RoutesArgs {
+    /// Files or folders of Kubernetes YAML (default: the current folder).
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Do not render Helm charts used by Argo CD Applications.
+    #[arg(long)]
+    pub no_render: bool,
+    /// The helm binary used to render charts.
+    #[arg(long, env = "TACOS_HELM", value_name = "FILE")]
+    pub helm: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -10,6 +10,7 @@ pub mod lint;
 pub mod loadtest;
 pub mod plan;
 pub mod replay;
+pub mod routes;
 pub mod verify;
 
 use std::io::IsTerminal;
@@ -33,6 +34,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
     let global = &cli.global;
     match &cli.command {
         Command::Lint(args) => lint::run(global, args),
+        Command::Routes(args) => routes::run(global, args),
         Command::Plan { phase } => plan::run(global, *phase),
         Command::Capacity(args) => capacity::run(global, args),
         Command::Loadtest(args) if args.simulate => replay::run(global, args).await,

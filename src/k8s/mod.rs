@@ -1,8 +1,9 @@
-//! Shared Kubernetes knowledge that deploy, verify, doctor, lint and capacity all stand on: quantities, workloads and selectors, typed objects, configured endpoints, Gateway listeners, autoscaler status.
+//! Shared Kubernetes knowledge that deploy, verify, doctor, lint and capacity all stand on: quantities, workloads and selectors, typed objects, configured endpoints, Gateway listeners and the routing of Gateway API routes, autoscaler status.
 
 pub mod autoscalers;
 pub mod endpoints;
 pub mod gateway;
 pub mod quantity;
+pub mod routing;
 pub mod typed;
 pub mod workloads;

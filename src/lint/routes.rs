@@ -1,16 +1,15 @@
-//! Gateway API routes (HTTPRoute, GRPCRoute): parents and listeners, hostnames, backends, exposed internal paths, duplicate matches.
+//! Gateway API routes (HTTPRoute, GRPCRoute), read from the routing model `tacos routes` shows: unattached parents and why, ignored hostnames, shadowed rules, conflicting matches, plain HTTP, backends, exposed internal paths.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde_json::Value;
 
 use super::{LintContext, subject};
+use crate::k8s::routing::{Criteria, Model, Place, Reason, Route, RouteKind};
 use crate::repo::helm::plan_render;
 use crate::repo::{Object, Tree};
 use crate::report::rule;
 use crate::report::{Finding, RuleInfo, Severity};
-
-const GATEWAY_GROUP: &str = "gateway.networking.k8s.io";
 
 /// Label or annotation on a Gateway that only the cluster's own network reaches: `internal`.
 pub const EXPOSURE_KEY: &str = "tacos.traffictacos.store/exposure";
@@ -34,16 +33,56 @@ rule!(
     FAMILY,
     "route-parent-unresolved",
     Error,
-    "every parentRef of a route names a Gateway in the tree, and a listener of it",
+    "every parentRef of a route names a Gateway in the tree, and a listener of it (NoMatchingParent)",
     "fix the parentRef's name, namespace (default: the route's) or sectionName, or add the Gateway"
+);
+rule!(
+    NOT_ALLOWED,
+    FAMILY,
+    "route-not-allowed",
+    Error,
+    "a listener a parentRef names admits the route: its allowedRoutes namespaces (Same by default, All, a Selector over the Namespace's labels) and kinds, and its protocol (NotAllowedByListeners)",
+    "attach to a listener that admits the route's namespace and kind, or widen the listener's allowedRoutes (e.g. label the route's Namespace as the listener's selector asks)"
 );
 rule!(
     HOSTNAME_MISMATCH,
     FAMILY,
     "route-hostname-mismatch",
     Error,
-    "a route's hostnames match the hostname of the listener it attaches to",
-    "use a hostname the listener serves (exact, or one label under its `*.` wildcard), or attach to the listener that serves it"
+    "a route's hostnames match the hostname of the listener it attaches to (a hostname that matches none is ignored; when none matches: NoMatchingListenerHostname)",
+    "use a hostname the listener serves (exact, or any name under its `*.` wildcard), or attach to the listener that serves it"
+);
+rule!(
+    KIND_HOSTNAME_CONFLICT,
+    FAMILY,
+    "route-kind-hostname-conflict",
+    Error,
+    "an HTTPRoute and a GRPCRoute never share a hostname on one listener (the Gateway accepts only the older one)",
+    "give the gRPC service its own hostname (and listener), or serve it through the HTTPRoute"
+);
+rule!(
+    SHADOWED,
+    FAMILY,
+    "route-rule-shadowed",
+    Error,
+    "every rule (and match) of a route gets requests: no higher-precedence match on the same listener and hostname takes all of them",
+    "remove the rule or match, or make it more specific than what takes its requests (`tacos routes` shows the order)"
+);
+rule!(
+    DUPLICATE_MATCH,
+    FAMILY,
+    "route-duplicate-match",
+    Error,
+    "no two routes claim the same hostname and match (path, method, headers, query) at the same precedence on one Gateway listener",
+    "keep one of the rules; the Gateway picks the older route (then the first by namespace/name) and silently drops the other"
+);
+rule!(
+    PLAIN_HTTP,
+    FAMILY,
+    "route-plain-http",
+    Error,
+    "a plain-HTTP listener only redirects to https (warning on a Gateway labelled tacos.traffictacos.store/exposure: internal)",
+    "attach the route to an HTTPS listener (sectionName), and let an HTTP route redirect (RequestRedirect filter, scheme: https); when plain HTTP is meant, say why in an ignore annotation"
 );
 rule!(
     BACKEND_UNRESOLVED,
@@ -61,47 +100,38 @@ rule!(
     "operator paths (/metrics, /actuator, /debug, /swagger, /admin, ...) are not routed on a public Gateway",
     "route only public paths, or attach the route to a Gateway labelled tacos.traffictacos.store/exposure: internal"
 );
-rule!(
-    DUPLICATE_MATCH,
-    FAMILY,
-    "route-duplicate-match",
-    Error,
-    "no two route rules claim the same hostname, path and method on one Gateway listener",
-    "keep one of the rules; the Gateway picks the older route and silently drops the other"
-);
 
 pub const RULES: &[RuleInfo] = &[
     PARENT_UNRESOLVED,
+    NOT_ALLOWED,
     HOSTNAME_MISMATCH,
+    KIND_HOSTNAME_CONFLICT,
+    SHADOWED,
+    DUPLICATE_MATCH,
+    PLAIN_HTTP,
     BACKEND_UNRESOLVED,
     INTERNAL_PATH_EXPOSED,
-    DUPLICATE_MATCH,
 ];
 
 pub fn check(context: &LintContext<'_>) -> Vec<Finding> {
     let tree = context.tree;
+    let model = Model::build(&tree.objects);
     let index = TreeIndex::new(tree);
     let mut findings = Vec::new();
-    let mut claims = Claims::new();
-    for route in tree.objects.iter().filter(|o| is_route(o)) {
-        let attachments = resolve_parents(&index, route, &mut findings);
-        check_hostnames(route, &attachments, &mut findings);
-        check_backends(&index, route, &mut findings);
-        check_internal_paths(route, &attachments, &mut findings);
-        claims.add(route, &attachments);
+    for route in &model.routes {
+        check_attachment(route, &mut findings);
+        check_backends(&index, route.object, &mut findings);
+        check_internal_paths(&model, route, &mut findings);
     }
-    findings.extend(claims.duplicates());
+    findings.extend(shadowed(&model));
+    findings.extend(conflicts(&model));
+    findings.extend(plain_http(&model));
     findings
 }
 
-fn is_route(object: &Object) -> bool {
-    object.is(GATEWAY_GROUP, "HTTPRoute") || object.is(GATEWAY_GROUP, "GRPCRoute")
-}
-
-/// Gateways and Services by namespace and name, which namespaces hold anything, and which get
-/// objects from charts the tree does not hold rendered; looked up once.
+/// Services by namespace and name, which namespaces hold anything, and which get objects from
+/// charts the tree does not hold rendered; looked up once.
 struct TreeIndex<'a> {
-    gateways: HashMap<(Option<&'a str>, &'a str), &'a Object>,
     services: HashMap<(Option<&'a str>, &'a str), &'a Object>,
     namespaces_with_objects: HashSet<&'a str>,
     unrendered_charts: HashMap<&'a str, String>,
@@ -109,21 +139,14 @@ struct TreeIndex<'a> {
 
 impl<'a> TreeIndex<'a> {
     fn new(tree: &'a Tree) -> Self {
-        let by_name = |kind: &'static str, group: &'static str| {
-            tree.of_kind(group, kind)
-                .map(|o| ((o.namespace(), o.name()), o))
-                .collect()
-        };
         Self {
-            gateways: by_name("Gateway", GATEWAY_GROUP),
-            services: by_name("Service", ""),
+            services: tree
+                .of_kind("", "Service")
+                .map(|o| ((o.namespace(), o.name()), o))
+                .collect(),
             namespaces_with_objects: tree.objects.iter().filter_map(Object::namespace).collect(),
             unrendered_charts: unrendered_charts(tree),
         }
-    }
-
-    fn gateway(&self, namespace: Option<&str>, name: &str) -> Option<&'a Object> {
-        self.gateways.get(&(namespace, name)).copied()
     }
 
     fn service(&self, namespace: Option<&str>, name: &str) -> Option<&'a Object> {
@@ -173,157 +196,223 @@ fn shown(kind: &str, namespace: Option<&str>, name: &str) -> String {
     }
 }
 
-/// One parentRef of a route that resolved: its Gateway and the listeners the route attaches to.
-struct Attachment<'a> {
-    gateway: &'a Object,
-    listeners: Vec<&'a Value>,
+/// Each parentRef that does not attach, each hostname ignored, each listener that drops the route
+/// for a route of the other kind; a route without parentRefs attaches to nothing.
+fn check_attachment(route: &Route<'_>, findings: &mut Vec<Finding>) {
+    let object = route.object;
+    let nowhere = if route.unattached() {
+        "; the route attaches to no listener at all"
+    } else {
+        ""
+    };
+    if route.parents.is_empty() && route.other_parents == 0 {
+        findings.push(Finding::new(
+            &PARENT_UNRESOLVED,
+            subject(object),
+            Some(object.location_of("/spec/parentRefs")),
+            "the route has no parentRefs, so it attaches to no Gateway",
+        ));
+    }
+    for parent in &route.parents {
+        let Err(error) = &parent.outcome else {
+            continue;
+        };
+        let rule = match error.reason {
+            Reason::NoMatchingParent => &PARENT_UNRESOLVED,
+            Reason::NotAllowedByListeners => &NOT_ALLOWED,
+            // Reported at each hostname, and at each listener that keeps the other route.
+            Reason::NoMatchingListenerHostname | Reason::HostnameConflict => continue,
+        };
+        let mut finding = Finding::new(
+            rule,
+            subject(object),
+            Some(object.location_of(&error.pointer)),
+            format!("{}{nowhere}", error.message),
+        );
+        if !error.certain {
+            finding = finding.with_severity(Severity::Warning);
+        }
+        findings.push(finding);
+    }
+    for ignored in &route.ignored_hostnames {
+        findings.push(Finding::new(
+            &HOSTNAME_MISMATCH,
+            subject(object),
+            Some(object.location_of(&format!("/spec/hostnames/{}", ignored.hostname))),
+            format!("{}{nowhere}", ignored.message),
+        ));
+    }
+    for rejection in &route.rejections {
+        findings.push(Finding::new(
+            &KIND_HOSTNAME_CONFLICT,
+            subject(object),
+            Some(object.location_of(&format!("/spec/parentRefs/{}", rejection.parent))),
+            format!("{}{nowhere}", rejection.message),
+        ));
+    }
 }
 
-fn listener_name(listener: &Value) -> &str {
-    listener["name"].as_str().unwrap_or_default()
+/// Where an entry loses, as a report reads it: `on host (listener ...): why`.
+fn loss(model: &Model<'_>, place: Place) -> String {
+    format!(
+        "on {} ({}): {}",
+        model.host(place),
+        model.listeners[place.listener].shown(),
+        model.why_lost(place).unwrap_or_default()
+    )
 }
 
-fn listener_hostname(listener: &Value) -> Option<&str> {
-    listener["hostname"].as_str().filter(|h| !h.is_empty())
-}
-
-fn resolve_parents<'a>(
-    index: &TreeIndex<'a>,
-    route: &Object,
-    findings: &mut Vec<Finding>,
-) -> Vec<Attachment<'a>> {
-    let mut attachments = Vec::new();
-    let parents = route.value["spec"]["parentRefs"].as_array();
-    for (i, parent) in parents.into_iter().flatten().enumerate() {
-        let group = parent["group"].as_str().unwrap_or(GATEWAY_GROUP);
-        let kind = parent["kind"].as_str().unwrap_or("Gateway");
-        if group != GATEWAY_GROUP || kind != "Gateway" {
+/// A rule none of whose matches gets a request: one finding at the rule; a dead match of a rule
+/// that still gets requests: one at the match.
+fn shadowed(model: &Model<'_>) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    for shadowed in model.shadowed() {
+        let route = &model.routes[shadowed.route];
+        let rule = &route.rules[shadowed.rule];
+        let losses: Vec<(usize, String)> = shadowed
+            .matches
+            .iter()
+            .map(|dead| {
+                let more = match dead.losses.len() {
+                    0 | 1 => String::new(),
+                    n => format!(" (and on {} more host(s) or listener(s))", n - 1),
+                };
+                let shown = rule.matches[dead.matched].criteria.shown();
+                (
+                    dead.matched,
+                    format!("{shown} {}{more}", loss(model, dead.losses[0])),
+                )
+            })
+            .collect();
+        if shadowed.whole_rule {
+            let said: Vec<&str> = losses.iter().map(|(_, text)| text.as_str()).collect();
+            findings.push(Finding::new(
+                &SHADOWED,
+                route.shown(),
+                Some(route.object.location_of(&rule.pointer())),
+                format!("rule {} gets no request: {}", rule.index, said.join("; ")),
+            ));
             continue;
         }
-        let name = parent["name"].as_str().unwrap_or_default();
-        let namespace = parent["namespace"].as_str().or(route.namespace());
-        let resolved = match index.gateway(namespace, name) {
-            Some(gateway) => attached_listeners(gateway, parent)
-                .map(|listeners| Attachment { gateway, listeners }),
-            None => Err((
-                String::new(),
-                format!(
-                    "parent {} is not in the tree",
-                    shown("Gateway", namespace, name)
-                ),
-            )),
-        };
-        match resolved {
-            Ok(attachment) => attachments.push(attachment),
-            Err((field, message)) => findings.push(Finding::new(
-                &PARENT_UNRESOLVED,
-                subject(route),
-                Some(route.location_of(&format!("/spec/parentRefs/{i}{field}"))),
-                message,
-            )),
-        }
-    }
-    attachments
-}
-
-/// The listeners of `gateway` a parentRef attaches to (the one its sectionName names, those on its
-/// port), or the parentRef's field at fault (`/sectionName`, `/port`) and why when there is none.
-fn attached_listeners<'a>(
-    gateway: &'a Object,
-    parent: &Value,
-) -> Result<Vec<&'a Value>, (String, String)> {
-    let all: Vec<&Value> = gateway.value["spec"]["listeners"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .collect();
-    let section = parent["sectionName"].as_str();
-    let port = parent["port"].as_i64();
-    let attached: Vec<&Value> = all
-        .iter()
-        .copied()
-        .filter(|l| section.is_none_or(|s| listener_name(l) == s))
-        .filter(|l| port.is_none_or(|p| l["port"].as_i64() == Some(p)))
-        .collect();
-    if !attached.is_empty() {
-        return Ok(attached);
-    }
-    let (field, wanted) = match (section, port) {
-        (Some(section), Some(port)) => ("/sectionName", format!("{section} on port {port}")),
-        (Some(section), None) => ("/sectionName", section.to_string()),
-        (None, Some(port)) => ("/port", format!("on port {port}")),
-        (None, None) => ("", "at all".to_string()),
-    };
-    let names: Vec<&str> = all.iter().map(|l| listener_name(l)).collect();
-    Err((
-        field.to_string(),
-        format!(
-            "{} has no listener {wanted} (its listeners: {})",
-            subject(gateway),
-            names.join(", ")
-        ),
-    ))
-}
-
-/// Whether a route hostname and a listener hostname can both serve one request: equal, or one is
-/// `*.domain` and the other is one label under that domain.
-fn hostnames_intersect(a: &str, b: &str) -> bool {
-    let (a, b) = (a.to_ascii_lowercase(), b.to_ascii_lowercase());
-    a == b || wildcard_covers(&a, &b) || wildcard_covers(&b, &a)
-}
-
-fn wildcard_covers(pattern: &str, hostname: &str) -> bool {
-    let Some(domain) = pattern.strip_prefix("*.") else {
-        return false;
-    };
-    hostname
-        .strip_suffix(domain)
-        .and_then(|rest| rest.strip_suffix('.'))
-        .is_some_and(|label| !label.is_empty() && !label.contains('.') && label != "*")
-}
-
-fn route_hostnames(route: &Object) -> Vec<(usize, &str)> {
-    route.value["spec"]["hostnames"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .enumerate()
-        .filter_map(|(i, h)| h.as_str().map(|h| (i, h)))
-        .collect()
-}
-
-fn check_hostnames(route: &Object, attachments: &[Attachment<'_>], findings: &mut Vec<Finding>) {
-    for attachment in attachments {
-        for (i, hostname) in route_hostnames(route) {
-            let served = attachment.listeners.iter().any(|listener| {
-                listener_hostname(listener).is_none_or(|l| hostnames_intersect(l, hostname))
-            });
-            if served {
-                continue;
-            }
-            let listeners: Vec<String> = attachment
-                .listeners
-                .iter()
-                .map(|l| {
-                    format!(
-                        "{} ({})",
-                        listener_name(l),
-                        listener_hostname(l).unwrap_or("any")
-                    )
-                })
-                .collect();
+        for (matched, text) in losses {
             findings.push(Finding::new(
-                &HOSTNAME_MISMATCH,
-                subject(route),
-                Some(route.location_of(&format!("/spec/hostnames/{i}"))),
+                &SHADOWED,
+                route.shown(),
+                Some(route.object.location_of(&rule.match_pointer(matched))),
                 format!(
-                    "hostname {hostname} matches no listener it attaches to on {}: {}",
-                    subject(attachment.gateway),
-                    listeners.join(", ")
+                    "this match of rule {} gets no request (its other matches do): {text}",
+                    rule.index
                 ),
             ));
         }
     }
+    findings
+}
+
+/// One finding per claimant of a conflicting match, naming the others and the winner; each place
+/// reported once.
+fn conflicts(model: &Model<'_>) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let mut reported: HashSet<(String, String)> = HashSet::new();
+    for conflict in model.conflicts() {
+        let row = &model.tables[conflict.listener][conflict.host];
+        let winner = &row.entries[conflict.winner];
+        let claimants: Vec<usize> = std::iter::once(conflict.winner)
+            .chain(conflict.losers.iter().map(|(e, _)| *e))
+            .collect();
+        let verdict = format!(
+            "{} wins by {}",
+            model.routes[winner.route].shown(),
+            conflict.losers[0].1.text()
+        );
+        let place_of = |e: usize| {
+            let entry = &row.entries[e];
+            let route = &model.routes[entry.route];
+            (route, route.rules[entry.rule].match_pointer(entry.matched))
+        };
+        for (i, claimant) in claimants.iter().enumerate() {
+            let (route, pointer) = place_of(*claimant);
+            if !reported.insert((route.shown(), pointer.clone())) {
+                continue;
+            }
+            let others: Vec<String> = claimants
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j != i)
+                .map(|(_, other)| {
+                    let (route, pointer) = place_of(*other);
+                    format!(
+                        "{} at {}",
+                        route.shown(),
+                        route.object.location_of(&pointer)
+                    )
+                })
+                .collect();
+            findings.push(Finding::new(
+                &DUPLICATE_MATCH,
+                route.shown(),
+                Some(route.object.location_of(&pointer)),
+                format!(
+                    "{} on {} ({}) is also claimed by {}; {verdict}",
+                    model.criteria(&row.entries[*claimant]).shown(),
+                    row.host,
+                    model.listeners[conflict.listener].shown(),
+                    others.join("; ")
+                ),
+            ));
+        }
+    }
+    findings
+}
+
+/// One finding per rule that serves requests over plain HTTP, with what it serves where.
+fn plain_http(model: &Model<'_>) -> Vec<Finding> {
+    let mut by_rule: BTreeMap<(usize, usize), Vec<Place>> = BTreeMap::new();
+    for plain in model.plain_http() {
+        let entry = model.entry(plain.place);
+        by_rule
+            .entry((entry.route, entry.rule))
+            .or_default()
+            .push(plain.place);
+    }
+    by_rule
+        .into_iter()
+        .map(|((r, rule), places)| {
+            let route = &model.routes[r];
+            let rule = &route.rules[rule];
+            let mut served: Vec<String> = places
+                .iter()
+                .map(|p| {
+                    format!(
+                        "{} on {} ({})",
+                        model.criteria(model.entry(*p)).shown(),
+                        model.host(*p),
+                        model.listeners[p.listener].shown()
+                    )
+                })
+                .collect();
+            served.dedup();
+            let public = places
+                .iter()
+                .any(|p| !is_internal_only(model.listeners[p.listener].gateway));
+            let finding = Finding::new(
+                &PLAIN_HTTP,
+                route.shown(),
+                Some(route.object.location_of(&rule.pointer())),
+                format!(
+                    "rule {} serves plain HTTP ({}): {}",
+                    rule.index,
+                    rule.action.shown(),
+                    served.join("; ")
+                ),
+            );
+            if public {
+                finding
+            } else {
+                finding.with_severity(Severity::Warning)
+            }
+        })
+        .collect()
 }
 
 fn route_rules(route: &Object) -> impl Iterator<Item = (usize, &Value)> {
@@ -418,228 +507,42 @@ fn internal_prefix(path: &str) -> Option<&'static str> {
         .find(|prefix| path.starts_with(prefix))
 }
 
-fn check_internal_paths(
-    route: &Object,
-    attachments: &[Attachment<'_>],
-    findings: &mut Vec<Finding>,
-) {
-    let Some(public) = attachments.iter().find(|a| !is_internal_only(a.gateway)) else {
+fn check_internal_paths(model: &Model<'_>, route: &Route<'_>, findings: &mut Vec<Finding>) {
+    let public = route
+        .attachments
+        .iter()
+        .map(|a| model.listeners[a.listener].gateway)
+        .find(|gateway| !is_internal_only(gateway));
+    let Some(public) = public else {
         return;
     };
-    if !route.is(GATEWAY_GROUP, "HTTPRoute") {
+    let object = route.object;
+    if route.kind != RouteKind::Http {
         return;
     }
-    for (r, rule) in route_rules(route) {
-        for (m, matched) in rule["matches"].as_array().into_iter().flatten().enumerate() {
-            let Some(value) = matched["path"]["value"].as_str() else {
+    for rule in &route.rules {
+        for matched in &rule.matches {
+            let (Some(m), Criteria::Http(http)) = (matched.index, &matched.criteria) else {
                 continue;
             };
-            let Some(prefix) = internal_prefix(value) else {
+            let Some(prefix) = internal_prefix(&http.path.value) else {
                 continue;
             };
-            let kind = matched["path"]["type"].as_str().unwrap_or("PathPrefix");
             findings.push(Finding::new(
                 &INTERNAL_PATH_EXPOSED,
-                subject(route),
-                Some(route.location_of(&format!("/spec/rules/{r}/matches/{m}/path/value"))),
+                subject(object),
+                Some(object.location_of(&format!(
+                    "/spec/rules/{}/matches/{m}/path/value",
+                    rule.index
+                ))),
                 format!(
-                    "path {kind} {value} ({prefix} is for operators) is routed on public {}",
-                    subject(public.gateway)
+                    "path {} {} ({prefix} is for operators) is routed on public {}",
+                    http.path.kind,
+                    http.path.value,
+                    subject(public)
                 ),
             ));
         }
-    }
-}
-
-/// What a rule's match claims on a listener, comparable across routes, and how to show it.
-struct MatchClaim {
-    key: String,
-    shown: String,
-    pointer: String,
-}
-
-/// The claims of one route rule; a rule without matches claims everything (`PathPrefix /`).
-fn rule_matches(route: &Object, r: usize, rule: &Value) -> Vec<MatchClaim> {
-    let grpc = route.is(GATEWAY_GROUP, "GRPCRoute");
-    let matches: Vec<&Value> = rule["matches"].as_array().into_iter().flatten().collect();
-    if matches.is_empty() {
-        let shown = if grpc { "every method" } else { "PathPrefix /" };
-        return vec![MatchClaim {
-            key: shown.to_string(),
-            shown: shown.to_string(),
-            pointer: format!("/spec/rules/{r}"),
-        }];
-    }
-    matches
-        .iter()
-        .enumerate()
-        .map(|(m, matched)| {
-            let shown = if grpc {
-                grpc_match(matched)
-            } else {
-                http_match(matched)
-            };
-            let extras = [&matched["headers"], &matched["queryParams"]]
-                .iter()
-                .map(|list| sorted_json(list))
-                .collect::<Vec<_>>()
-                .join(" ");
-            MatchClaim {
-                key: format!("{shown} {extras}"),
-                shown,
-                pointer: format!("/spec/rules/{r}/matches/{m}"),
-            }
-        })
-        .collect()
-}
-
-fn http_match(matched: &Value) -> String {
-    let kind = matched["path"]["type"].as_str().unwrap_or("PathPrefix");
-    let value = matched["path"]["value"].as_str().unwrap_or("/");
-    match matched["method"].as_str() {
-        Some(method) => format!("{method} {kind} {value}"),
-        None => format!("{kind} {value}"),
-    }
-}
-
-fn grpc_match(matched: &Value) -> String {
-    let method = &matched["method"];
-    format!(
-        "{} {}/{}",
-        method["type"].as_str().unwrap_or("Exact"),
-        method["service"].as_str().unwrap_or("*"),
-        method["method"].as_str().unwrap_or("*")
-    )
-}
-
-/// A list of header or query matches as text that does not depend on their order.
-fn sorted_json(list: &Value) -> String {
-    let mut items: Vec<String> = list
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(Value::to_string)
-        .collect();
-    items.sort();
-    items.join(",")
-}
-
-/// The hostnames a route serves on a listener: the route's hostnames that the listener accepts
-/// (the narrower of the two when one is a wildcard), or the listener's own when the route has none.
-fn effective_hostnames(route: &Object, listener: &Value) -> Vec<String> {
-    let listener_host = listener_hostname(listener);
-    let route_hosts: Vec<&str> = route_hostnames(route).into_iter().map(|(_, h)| h).collect();
-    if route_hosts.is_empty() {
-        return vec![listener_host.unwrap_or("*").to_ascii_lowercase()];
-    }
-    route_hosts
-        .into_iter()
-        .filter_map(|host| match listener_host {
-            None => Some(host),
-            Some(listener_host) if hostnames_intersect(listener_host, host) => {
-                Some(if host.starts_with("*.") {
-                    listener_host
-                } else {
-                    host
-                })
-            }
-            Some(_) => None,
-        })
-        .map(str::to_ascii_lowercase)
-        .collect()
-}
-
-/// Where a route rule claims a match: the route, its rule, and the match's pointer.
-#[derive(Clone)]
-struct Claimant<'a> {
-    route: &'a Object,
-    rule: usize,
-    pointer: String,
-    shown: String,
-}
-
-/// Every claim on (Gateway, listener, hostname, route kind, match), to find rules that collide.
-struct Claims<'a> {
-    by_key: BTreeMap<(String, String, String, String, String), Vec<Claimant<'a>>>,
-}
-
-impl<'a> Claims<'a> {
-    fn new() -> Self {
-        Self {
-            by_key: BTreeMap::new(),
-        }
-    }
-
-    fn add(&mut self, route: &'a Object, attachments: &[Attachment<'_>]) {
-        for attachment in attachments {
-            for listener in &attachment.listeners {
-                for hostname in effective_hostnames(route, listener) {
-                    for (r, rule) in route_rules(route) {
-                        for claim in rule_matches(route, r, rule) {
-                            let key = (
-                                subject(attachment.gateway),
-                                listener_name(listener).to_string(),
-                                hostname.clone(),
-                                route.kind().to_string(),
-                                claim.key,
-                            );
-                            let claimants = self.by_key.entry(key).or_default();
-                            let already = claimants
-                                .iter()
-                                .any(|c| std::ptr::eq(c.route, route) && c.rule == r);
-                            if !already {
-                                claimants.push(Claimant {
-                                    route,
-                                    rule: r,
-                                    pointer: claim.pointer,
-                                    shown: claim.shown,
-                                });
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    /// One finding per colliding claim, naming the other claimants; each place reported once.
-    fn duplicates(self) -> Vec<Finding> {
-        let mut findings = Vec::new();
-        let mut reported: HashSet<(String, String)> = HashSet::new();
-        for ((gateway, listener, hostname, _, _), claimants) in self.by_key {
-            if claimants.len() < 2 {
-                continue;
-            }
-            for (i, claimant) in claimants.iter().enumerate() {
-                let who = subject(claimant.route);
-                if !reported.insert((who.clone(), claimant.pointer.clone())) {
-                    continue;
-                }
-                let others: Vec<String> = claimants
-                    .iter()
-                    .enumerate()
-                    .filter(|(j, _)| *j != i)
-                    .map(|(_, other)| {
-                        format!(
-                            "{} at {}",
-                            subject(other.route),
-                            other.route.location_of(&other.pointer)
-                        )
-                    })
-                    .collect();
-                findings.push(Finding::new(
-                    &DUPLICATE_MATCH,
-                    who,
-                    Some(claimant.route.location_of(&claimant.pointer)),
-                    format!(
-                        "{} on {hostname} (listener {listener} of {gateway}) is also claimed by {}",
-                        claimant.shown,
-                        others.join("; ")
-                    ),
-                ));
-            }
-        }
-        findings
     }
 }
 
@@ -658,7 +561,8 @@ mod tests {
             .collect()
     }
 
-    /// A Gateway, a Service and a route to it: lines 1-27 (the route starts on line 28).
+    /// A Gateway admitting routes from every namespace, a Service and a route to it: lines 1-30
+    /// (the route starts on line 31).
     const BASE: &str = r#"apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
 metadata: {name: public, namespace: gateway}
@@ -668,14 +572,17 @@ spec:
   - name: http
     protocol: HTTP
     port: 80
+    allowedRoutes: {namespaces: {from: All}}
   - name: https-api
     protocol: HTTPS
     port: 443
     hostname: api.example.com
+    allowedRoutes: {namespaces: {from: All}}
   - name: https-wild
     protocol: HTTPS
     port: 443
     hostname: "*.apps.example.com"
+    allowedRoutes: {namespaces: {from: All}}
 ---
 apiVersion: v1
 kind: Service
@@ -715,12 +622,22 @@ spec:
         assert_eq!(lint(&with_route(ROUTE)), vec![]);
     }
 
+    /// Without a sectionName the route attaches to every listener whose hostname it matches: the
+    /// wildcard one, and the plain-HTTP one, where it forwards requests unencrypted.
     #[test]
-    fn wildcard_listener_accepts_one_label_and_no_section_attaches_to_any_listener() {
+    fn no_section_attaches_to_every_listener_the_hostname_matches() {
         let route = ROUTE
             .replace("    sectionName: https-api\n", "")
             .replace("api.example.com", "shop.apps.example.com");
-        assert_eq!(lint(&with_route(&route)), vec![]);
+        let findings = lint(&with_route(&route));
+        assert_eq!(rules_and_lines(&findings), vec![("route-plain-http", 41)]);
+        assert!(
+            findings[0].message.contains(
+                "PathPrefix /api/v1 on shop.apps.example.com (listener http of Gateway gateway/public)"
+            ),
+            "{}",
+            findings[0].message
+        );
     }
 
     #[test]
@@ -729,7 +646,7 @@ spec:
         let findings = lint(&with_route(&route));
         assert_eq!(
             rules_and_lines(&findings),
-            vec![("route-parent-unresolved", 33)]
+            vec![("route-parent-unresolved", 36)]
         );
         assert!(
             findings[0]
@@ -754,7 +671,7 @@ spec:
         let findings = lint(&with_route(&route));
         assert_eq!(
             rules_and_lines(&findings),
-            vec![("route-parent-unresolved", 35)]
+            vec![("route-parent-unresolved", 38)]
         );
         assert!(findings[0].message.contains("http, https-api, https-wild"));
     }
@@ -764,22 +681,31 @@ spec:
         let route = ROUTE.replace("  - api.example.com", "  - www.example.com");
         assert_eq!(
             rules_and_lines(&lint(&with_route(&route))),
-            vec![("route-hostname-mismatch", 37)]
+            vec![("route-hostname-mismatch", 40)]
         );
     }
 
+    /// Gateway API v1.6.3, apis/v1/httproute_types.go, HTTPRouteSpec.Hostnames: a listener
+    /// `*.example.com` matches `test.example.com` and `foo.test.example.com`, not `example.com`.
     #[test]
-    fn wildcard_matches_one_label_only() {
-        let route = ROUTE
+    fn wildcard_listener_matches_names_at_any_depth_but_not_its_bare_domain() {
+        let deep = ROUTE
             .replace("sectionName: https-api", "sectionName: https-wild")
             .replace("api.example.com", "a.b.apps.example.com");
+        assert_eq!(lint(&with_route(&deep)), vec![]);
+        let bare = deep.replace("a.b.apps.example.com", "apps.example.com");
+        let findings = lint(&with_route(&bare));
         assert_eq!(
-            rules_and_lines(&lint(&with_route(&route))),
-            vec![("route-hostname-mismatch", 37)]
+            rules_and_lines(&findings),
+            vec![("route-hostname-mismatch", 40)]
         );
-        assert!(hostnames_intersect("*.example.com", "api.example.com"));
-        assert!(hostnames_intersect("api.example.com", "*.example.com"));
-        assert!(!hostnames_intersect("*.example.com", "example.com"));
+        assert!(
+            findings[0]
+                .message
+                .ends_with("so Gateway gateway/public does not accept it; the route attaches to no listener at all"),
+            "{}",
+            findings[0].message
+        );
     }
 
     #[test]
@@ -788,7 +714,7 @@ spec:
         let findings = lint(&with_route(&route));
         assert_eq!(
             rules_and_lines(&findings),
-            vec![("route-backend-unresolved", 42)]
+            vec![("route-backend-unresolved", 45)]
         );
         assert_eq!(findings[0].severity, Severity::Error);
 
@@ -796,7 +722,7 @@ spec:
         let findings = lint(&with_route(&route));
         assert_eq!(
             rules_and_lines(&findings),
-            vec![("route-backend-unresolved", 43)]
+            vec![("route-backend-unresolved", 46)]
         );
         assert!(findings[0].message.contains("its ports: 8000"));
     }
@@ -844,7 +770,7 @@ spec:
         let findings = lint(&with_route(&route));
         assert_eq!(
             rules_and_lines(&findings),
-            vec![("route-internal-path-exposed", 40)]
+            vec![("route-internal-path-exposed", 43)]
         );
     }
 
@@ -872,11 +798,11 @@ spec:
         assert_eq!(
             places,
             vec![
-                ("route-duplicate-match", "HTTPRoute app/web".to_string(), 40),
+                ("route-duplicate-match", "HTTPRoute app/web".to_string(), 43),
                 (
                     "route-duplicate-match",
                     "HTTPRoute app/web-copy".to_string(),
-                    57
+                    60
                 ),
             ]
         );
@@ -914,7 +840,122 @@ spec:
         let broken = grpc.replace("port: 8000", "port: 9000");
         assert_eq!(
             rules_and_lines(&lint(&with_route(&broken))),
-            vec![("route-backend-unresolved", 43)]
+            vec![("route-backend-unresolved", 46)]
+        );
+    }
+
+    #[test]
+    fn a_listener_admits_only_its_own_namespace_by_default() {
+        let yaml =
+            with_route(ROUTE).replacen("    allowedRoutes: {namespaces: {from: All}}\n", "", 2);
+        let findings = lint(&yaml);
+        assert_eq!(rules_and_lines(&findings), vec![("route-not-allowed", 34)]);
+        assert!(
+            findings[0].message.contains(
+                "listener https-api takes routes only from its own namespace gateway (allowedRoutes.namespaces.from: Same, the default)"
+            ),
+            "{}",
+            findings[0].message
+        );
+    }
+
+    #[test]
+    fn a_namespace_selector_reads_the_namespaces_labels_and_is_unsure_without_them() {
+        let yaml = with_route(ROUTE).replace(
+            "    hostname: api.example.com\n    allowedRoutes: {namespaces: {from: All}}",
+            "    hostname: api.example.com\n    allowedRoutes: {namespaces: {from: Selector, selector: {matchLabels: {gateway-access: \"true\"}}}}",
+        );
+        let findings = lint(&yaml);
+        assert_eq!(rules_and_lines(&findings), vec![("route-not-allowed", 36)]);
+        assert_eq!(
+            findings[0].severity,
+            Severity::Warning,
+            "the tree holds no Namespace app"
+        );
+        let labelled = format!(
+            "{yaml}---\napiVersion: v1\nkind: Namespace\nmetadata: {{name: app, labels: {{gateway-access: \"true\"}}}}\n"
+        );
+        assert_eq!(lint(&labelled), vec![]);
+    }
+
+    #[test]
+    fn a_rule_whose_match_an_earlier_rule_already_takes_is_shadowed() {
+        let route = ROUTE.replace(
+            "    backendRefs:\n    - name: web\n      port: 8000\n",
+            "    backendRefs:\n    - name: web\n      port: 8000\n  - matches:\n    - path: {type: PathPrefix, value: /api/v1}\n    backendRefs:\n    - name: web\n      port: 8000\n",
+        );
+        let findings = lint(&with_route(&route));
+        assert_eq!(
+            rules_and_lines(&findings),
+            vec![("route-rule-shadowed", 47)]
+        );
+        assert!(
+            findings[0].message.contains(
+                "rule 1 gets no request: PathPrefix /api/v1 on api.example.com (listener https-api of Gateway gateway/public): taken by HTTPRoute app/web rule 0 (PathPrefix /api/v1), which ranks higher by coming first in the route's rules"
+            ),
+            "{}",
+            findings[0].message
+        );
+    }
+
+    #[test]
+    fn a_redirect_to_https_is_the_only_clean_plain_http() {
+        let redirect = r#"---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: redirect, namespace: gateway}
+spec:
+  parentRefs: [{name: public, sectionName: http}]
+  rules:
+  - filters: [{type: RequestRedirect, requestRedirect: {scheme: https, statusCode: 301}}]
+"#;
+        assert_eq!(lint(&format!("{}{redirect}", with_route(ROUTE))), vec![]);
+        let plain = redirect.replace("scheme: https, ", "");
+        let findings = lint(&format!("{}{plain}", with_route(ROUTE)));
+        assert_eq!(rules_and_lines(&findings), vec![("route-plain-http", 54)]);
+        assert_eq!(findings[0].severity, Severity::Error);
+        let internal = format!("{}{plain}", with_route(ROUTE)).replace(
+            "metadata: {name: public, namespace: gateway}",
+            "metadata:\n  name: public\n  namespace: gateway\n  labels: {tacos.traffictacos.store/exposure: internal}",
+        );
+        assert_eq!(lint(&internal)[0].severity, Severity::Warning);
+    }
+
+    #[test]
+    fn an_http_and_a_grpc_route_on_one_hostname_keep_only_one() {
+        let grpc = ROUTE
+            .replace("kind: HTTPRoute", "kind: GRPCRoute")
+            .replace(
+                "{name: web, namespace: app}",
+                "{name: web-grpc, namespace: app}",
+            )
+            .replace(
+                "  - matches:\n    - path: {type: PathPrefix, value: /api/v1}\n",
+                "  - matches:\n    - method: {service: shop.Cart}\n",
+            );
+        let findings = lint(&with_route(&format!("{ROUTE}---\n{grpc}")));
+        assert_eq!(
+            rules_and_lines(&findings),
+            vec![("route-kind-hostname-conflict", 53)]
+        );
+        assert!(
+            findings[0].message.contains(
+                "keeps HTTPRoute app/web, which shares hostname api.example.com with this GRPCRoute"
+            ),
+            "{}",
+            findings[0].message
+        );
+    }
+
+    #[test]
+    fn a_route_without_parent_refs_attaches_nowhere() {
+        let route = ROUTE.replace(
+            "  parentRefs:\n  - name: public\n    namespace: gateway\n    sectionName: https-api\n",
+            "",
+        );
+        assert_eq!(
+            rules_and_lines(&lint(&with_route(&route))),
+            vec![("route-parent-unresolved", 34)]
         );
     }
 }

@@ -91,6 +91,7 @@ pub struct Driven {
 
 /// A service the replay cannot drive, and why.
 #[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct NotDriven {
     pub service: String,
     pub reason: String,
@@ -295,6 +296,7 @@ pub async fn require_simulated(client: &kube::Client) -> Result<(), ReplayError>
 
 /// One service's replicas at a moment.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Replicas {
     /// Pods Running and Ready, which the load is spread over.
     pub ready: u64,
@@ -314,6 +316,7 @@ pub struct Tick {
 
 /// Why a service stayed short of what it needs.
 #[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Cap {
     pub by: String,
     pub message: String,
@@ -321,6 +324,7 @@ pub struct Cap {
 
 /// One driven service's outcome.
 #[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ServiceOutcome {
     pub service: String,
     pub autoscaler: String,
@@ -342,6 +346,7 @@ pub struct ServiceOutcome {
 
 /// The whole replay's outcome.
 #[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ReplayOutcome {
     pub scenario: String,
     pub time_scale: f64,
