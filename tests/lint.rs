@@ -148,11 +148,13 @@ fn sarif_errors(schema: &Value, log: &Value) -> Vec<String> {
 fn sarif_output_validates_against_the_sarif_2_1_0_schema() {
     let schema = sarif_schema();
     for fixture in ["defects", "clean"] {
-        let tree = fixture_tree(&[&format!("lint/{fixture}")]);
-        let run = tacos(
-            &tree.path().join(fixture),
-            &["lint", ".", "--output", "sarif"],
-        );
+        // The clean tree's remote chart is read from the fixture chart folder, as in the clean test.
+        let tree = fixture_tree(&[&format!("lint/{fixture}"), "lint/chart-dir"]);
+        let mut args = vec!["lint", ".", "--output", "sarif"];
+        if fixture == "clean" {
+            args.extend(["--chart-dir", "../chart-dir"]);
+        }
+        let run = tacos(&tree.path().join(fixture), &args);
         let log = run.json();
         assert_eq!(
             sarif_errors(&schema, &log),
