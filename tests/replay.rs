@@ -78,7 +78,8 @@ fn outcomes(run: &Run) -> BTreeMap<String, Value> {
 }
 
 /// Asserts every replayed service reached what `tacos capacity` predicts at the peak, within the
-/// band the HPA controller settles in (its 10 % tolerance: e.g. 46..=50 for a need of 50).
+/// band the HPA controller settles in: its 10 % tolerance below (46 for a need of 50), and one
+/// above, for the sample the controller read while usage moved (the issue's ±1).
 fn assert_reached(run: &Run, predicted: &BTreeMap<String, (u64, u64)>, at_spike: bool) {
     let services = outcomes(run);
     assert_eq!(
@@ -98,8 +99,9 @@ fn assert_reached(run: &Run, predicted: &BTreeMap<String, (u64, u64)>, at_spike:
         let reached = outcome["reachedAtPeak"].as_u64().unwrap();
         let floor = (want as f64 / 1.1).ceil() as u64;
         assert!(
-            (floor..=want).contains(&reached),
-            "{name} reached {reached}, capacity predicts {want} (the HPA settles at {floor}..={want}): {run}"
+            (floor..=want + 1).contains(&reached),
+            "{name} reached {reached}, capacity predicts {want} (the HPA settles at {floor}..={}): {run}",
+            want + 1
         );
         assert_eq!(outcome["short"], false, "{name}: {run}");
     }
@@ -128,29 +130,30 @@ async fn commit_and_sync(
     max: i32,
 ) {
     lab.git.commit_file(path, text, "replay test").unwrap();
-    applications(&lab.client)
-        .patch(
-            application,
-            &PatchParams::default(),
-            &Patch::Merge(
-                json!({"metadata": {"annotations": {"argocd.argoproj.io/refresh": "normal"}}}),
-            ),
-        )
-        .await
-        .unwrap();
     let hpas: Api<HorizontalPodAutoscaler> = Api::namespaced(lab.client.clone(), NAMESPACE);
     let start = Instant::now();
     loop {
+        // Asked again until it lands, as tacos deploy does: Argo CD may compare before it sees the commit.
+        applications(&lab.client)
+            .patch(
+                application,
+                &PatchParams::default(),
+                &Patch::Merge(
+                    json!({"metadata": {"annotations": {"argocd.argoproj.io/refresh": "hard"}}}),
+                ),
+            )
+            .await
+            .unwrap();
         let live = hpas.get(hpa).await.unwrap();
         if live.spec.max_replicas == max {
             return;
         }
         assert!(
-            start.elapsed() < Duration::from_secs(120),
+            start.elapsed() < Duration::from_secs(240),
             "Argo CD did not sync maxReplicas {max} into {hpa} (has {})",
             live.spec.max_replicas
         );
-        tokio::time::sleep(Duration::from_secs(2)).await;
+        tokio::time::sleep(Duration::from_secs(5)).await;
     }
 }
 
