@@ -26,8 +26,8 @@ fn result_event(run: &Run) -> Value {
         .unwrap_or_else(|| panic!("no result event: {run}"))
 }
 
-/// Each service's replicas at the sustained and the spike rate, as `tacos capacity -o json` predicts them.
-fn predicted(lab: &Lab) -> BTreeMap<String, (u64, u64)> {
+/// Each service's replicas at the sustained rate, as `tacos capacity -o json` predicts them.
+fn predicted(lab: &Lab) -> BTreeMap<String, u64> {
     let run = tacos(lab).args(["-o", "json", "capacity"]).run();
     let report = run.json();
     report["services"]
@@ -37,10 +37,7 @@ fn predicted(lab: &Lab) -> BTreeMap<String, (u64, u64)> {
         .map(|s| {
             (
                 s["name"].as_str().unwrap().to_string(),
-                (
-                    s["replicas"]["sustained"].as_u64().unwrap(),
-                    s["replicas"]["target"].as_u64().unwrap(),
-                ),
+                s["replicas"]["sustained"].as_u64().unwrap(),
             )
         })
         .collect()
@@ -74,7 +71,7 @@ fn outcomes(run: &Run) -> BTreeMap<String, Value> {
 /// Asserts every replayed service reached what `tacos capacity` predicts at the peak, within the
 /// band the HPA controller settles in: its 10 % tolerance below (46 for a need of 50), and one
 /// above, for the sample the controller read while usage moved (the issue's ±1).
-fn assert_reached(run: &Run, predicted: &BTreeMap<String, (u64, u64)>, at_spike: bool) {
+fn assert_reached(run: &Run, predicted: &BTreeMap<String, u64>) {
     let services = outcomes(run);
     assert_eq!(
         services.keys().cloned().collect::<Vec<_>>(),
@@ -87,8 +84,7 @@ fn assert_reached(run: &Run, predicted: &BTreeMap<String, (u64, u64)>, at_spike:
         "the four HPA services are replayed (reservation-worker scales on SQS through KEDA): {run}"
     );
     for (name, outcome) in &services {
-        let (sustained, spike) = predicted[name];
-        let want = if at_spike { spike } else { sustained };
+        let want = predicted[name];
         assert_eq!(outcome["neededAtPeak"], want, "{name}: {run}");
         let reached = outcome["reachedAtPeak"].as_u64().unwrap();
         let floor = (want as f64 / 1.1).ceil() as u64;
@@ -124,7 +120,7 @@ async fn the_ramp_reaches_through_the_real_hpa_what_capacity_predicts_and_a_real
     // The ramp, 10 minutes played in 30 s: 0 -> 30,000 RPS, then held while the HPAs settle.
     let ramp = replay(&lab, "ramp", "20").run_async().await;
     ramp.assert_code(0);
-    assert_reached(&ramp, &predicted, false);
+    assert_reached(&ramp, &predicted);
     let worker = &result_event(&ramp)["replay"]["notDriven"][0];
     assert_eq!(worker["service"], "reservation-worker", "{ramp}");
     assert!(

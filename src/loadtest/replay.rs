@@ -461,6 +461,30 @@ pub async fn idle(client: &kube::Client, plan: &ReplayPlan) -> Result<(), Replay
     Ok(())
 }
 
+/// The workload's objects of kind `K` (its pods, its ReplicaSets), by the Deployment's selector.
+async fn list_owned<K>(
+    client: &kube::Client,
+    driven: &Driven,
+    what: &str,
+) -> Result<Vec<K>, ReplayError>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+    K::DynamicType: Default,
+{
+    let api: Api<K> = Api::namespaced(client.clone(), &driven.namespace);
+    Ok(api
+        .list(&ListParams::default().labels(&driven.selector))
+        .await
+        .map_err(unreachable(format!(
+            "listing the {what} of Deployment {}/{}",
+            driven.namespace, driven.deployment
+        )))?
+        .items)
+}
+
 /// Spreads `demand_rps` over the workload's ready pods as usage annotations, and reads its replicas.
 async fn drive(
     client: &kube::Client,
@@ -468,14 +492,7 @@ async fn drive(
     demand_rps: f64,
 ) -> Result<Replicas, ReplayError> {
     let pods: Api<Pod> = Api::namespaced(client.clone(), &driven.namespace);
-    let listed = pods
-        .list(&ListParams::default().labels(&driven.selector))
-        .await
-        .map_err(unreachable(format!(
-            "listing the pods of Deployment {}/{}",
-            driven.namespace, driven.deployment
-        )))?
-        .items;
+    let listed: Vec<Pod> = list_owned(client, driven, "pods").await?;
     let live: Vec<&Pod> = listed
         .iter()
         .filter(|p| p.metadata.deletion_timestamp.is_none())
@@ -598,15 +615,7 @@ async fn cap_of(client: &kube::Client, driven: &Driven, needed: u64) -> Result<C
             ),
         });
     }
-    let replica_sets: Api<ReplicaSet> = Api::namespaced(client.clone(), &driven.namespace);
-    let sets = replica_sets
-        .list(&ListParams::default().labels(&driven.selector))
-        .await
-        .map_err(unreachable(format!(
-            "listing the ReplicaSets of Deployment {}/{}",
-            driven.namespace, driven.deployment
-        )))?
-        .items;
+    let sets: Vec<ReplicaSet> = list_owned(client, driven, "ReplicaSets").await?;
     for set in &sets {
         let failure = set
             .status
@@ -630,15 +639,8 @@ async fn cap_of(client: &kube::Client, driven: &Driven, needed: u64) -> Result<C
             });
         }
     }
-    let pods: Api<Pod> = Api::namespaced(client.clone(), &driven.namespace);
-    let pending: BTreeMap<String, String> = pods
-        .list(&ListParams::default().labels(&driven.selector))
-        .await
-        .map_err(unreachable(format!(
-            "listing the pods of Deployment {}/{}",
-            driven.namespace, driven.deployment
-        )))?
-        .items
+    let pending: BTreeMap<String, String> = list_owned::<Pod>(client, driven, "pods")
+        .await?
         .into_iter()
         .filter_map(|pod| {
             let condition = pod
