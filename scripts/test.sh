@@ -7,4 +7,7 @@ cd "$(dirname "$0")/.."
 testenv/install.sh
 source "${TACOS_TESTENV_CACHE:-$HOME/.cache/tacos-testenv}/env.sh"
 export TACOS_HELM="$TACOS_TESTENV_BIN_HELM/helm"
+# CI builds a fresh clone once: incremental state would only take disk (several GiB over the
+# test binaries) that a machine shared with other work may not have.
+if [ -n "${CI:-}" ]; then export CARGO_INCREMENTAL=0; fi
 cargo test --workspace --all-targets --locked "$@"

@@ -239,9 +239,13 @@ pub struct LintArgs {
     #[arg(long)]
     pub list_rules: bool,
     /// A folder of CustomResourceDefinitions to validate custom resources against, besides the
-    /// CRDs in the linted tree (repeatable; for air-gapped use).
+    /// CRDs in the linted tree and the CRDs tacos pins (repeatable; for air-gapped use).
     #[arg(long, value_name = "DIR")]
     pub schema_dir: Vec<PathBuf>,
+    /// Never fetch: the pinned CRDs come from the cache only (a set not cached there is a
+    /// crd-schema-unavailable warning).
+    #[arg(long)]
+    pub offline: bool,
     /// A folder holding charts that are not in the tree (`<name>/` or `<name>-<version>.tgz`),
     /// to check the values given to them; the pinned charts and the chart cache are also read.
     #[arg(long, env = "TACOS_CHART_DIR", value_name = "DIR")]

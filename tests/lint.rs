@@ -648,6 +648,10 @@ fn custom_resources_are_checked_against_their_crds_from_the_tree_and_schema_dirs
         .filter(|f| f["rule"].as_str().unwrap().starts_with("crd-"))
         .map(|f| f["message"].as_str().unwrap())
         .collect();
+    assert!(
+        places(&report).contains(&place("argocd-sync-option-invalid", "application.yaml", 25)),
+        "a misspelt sync option, which the CRD cannot catch: {report:#}"
+    );
     for said in [
         "unknown field \"hostnames\", expected one of allowedRoutes, hostname, name, port, protocol, tls (at /spec/listeners/0/hostnames; CustomResourceDefinition gateways.gateway.networking.k8s.io v1)",
         "\"Prefix\" is not one of \"Exact\", \"PathPrefix\", \"RegularExpression\" (at /spec/rules/0/matches/0/path/type",
@@ -661,13 +665,6 @@ fn custom_resources_are_checked_against_their_crds_from_the_tree_and_schema_dirs
         );
     }
 
-    let without_schema_dirs = tacos(&dir, &["lint", ".", "--no-render", "--output", "json"]);
-    assert_eq!(
-        crd_places(&without_schema_dirs.json()),
-        BTreeSet::from(tree_crd),
-        "without --schema-dir only the tree's own CRD applies"
-    );
-
     let missing = tacos(&dir, &["lint", ".", "--schema-dir", "no-such-folder"]);
     assert_eq!(missing.code, 2, "{}", missing.stderr);
     assert!(
@@ -677,6 +674,153 @@ fn custom_resources_are_checked_against_their_crds_from_the_tree_and_schema_dirs
         "{}",
         missing.stderr
     );
+}
+
+/// `tacos lint` in `dir` with its own cache (and module proxy, when given).
+fn lint_with_cache(dir: &Path, cache: &Path, proxy: Option<&str>, extra: &[&str]) -> Run {
+    let mut command = tacos_command!()
+        .current_dir(dir)
+        .args(["lint", ".", "--no-render", "--output", "json"])
+        .args(extra)
+        .env("TACOS_CACHE_DIR", cache);
+    if let Some(proxy) = proxy {
+        command = command.env("TACOS_GOPROXY", proxy);
+    }
+    command.run()
+}
+
+/// The findings the custom-resources fixture has when every CRD is at hand.
+fn every_crd_finding() -> BTreeSet<(String, String, u64)> {
+    BTreeSet::from([
+        place("crd-schema", "gateway.yaml", 13),
+        place("crd-schema", "route.yaml", 13),
+        place("crd-schema", "scaledobject.yaml", 7),
+        place("crd-schema", "widget.yaml", 32),
+        place("crd-version-not-served", "widget.yaml", 34),
+    ])
+}
+
+#[test]
+fn the_pinned_crds_are_fetched_once_verified_and_kept_for_offline_use() {
+    let tree = fixture_tree(&["lint/custom-resources"]);
+    let dir = tree.path().join("custom-resources");
+    let cache = tempfile::tempdir().unwrap();
+    let tree_crd_only = BTreeSet::from([
+        place("crd-schema", "widget.yaml", 32),
+        place("crd-version-not-served", "widget.yaml", 34),
+    ]);
+
+    // Offline with nothing cached: the tree's own CRD applies; each pinned set that would
+    // have covered a group is a warning at its first object, and nothing was written.
+    let offline = lint_with_cache(&dir, cache.path(), None, &["--offline"]);
+    assert_eq!(offline.code, 1, "{offline}");
+    let unavailable: BTreeSet<_> = [
+        place("crd-schema-unavailable", "application.yaml", 4),
+        place("crd-schema-unavailable", "gateway.yaml", 2),
+        place("crd-schema-unavailable", "scaledobject.yaml", 2),
+    ]
+    .into_iter()
+    .chain(tree_crd_only.clone())
+    .collect();
+    assert_eq!(crd_places(&offline.json()), unavailable, "{offline}");
+    assert!(
+        offline.stdout.contains("--offline forbids fetching it"),
+        "{offline}"
+    );
+    assert!(!cache.path().join("crds").exists(), "{offline}");
+
+    // Online: every pinned set the tree needs comes from the module proxy (here the Go module
+    // cache testenv/install.sh filled, served as GOPROXY=file:// serves it) and is kept.
+    let online = lint_with_cache(&dir, cache.path(), None, &[]);
+    assert_eq!(crd_places(&online.json()), every_crd_finding(), "{online}");
+    let crds = cache.path().join("crds");
+    for set in ["gateway-api-v1.6.3", "argo-cd-v3.2.0", "keda-v2.21.0"] {
+        assert!(
+            crds.join(set).join(".complete").is_file(),
+            "{set} not cached"
+        );
+    }
+    assert!(
+        !crds.join("prometheus-operator-v0.85.0").exists(),
+        "a set no object needs is not fetched"
+    );
+
+    // Offline again: the cache alone gives the same result.
+    let cached = lint_with_cache(&dir, cache.path(), None, &["--offline"]);
+    assert_eq!(crd_places(&cached.json()), every_crd_finding(), "{cached}");
+
+    // A cached file changed on disk is refused offline, and fetched anew online.
+    let application_crd = crds.join("argo-cd-v3.2.0/application-crd.yaml");
+    let mut text = std::fs::read_to_string(&application_crd).unwrap();
+    text.push_str("# edited\n");
+    std::fs::write(&application_crd, text).unwrap();
+    let damaged = lint_with_cache(&dir, cache.path(), None, &["--offline"]);
+    let report = damaged.json();
+    assert!(
+        crd_places(&report).contains(&place("crd-schema-unavailable", "application.yaml", 4)),
+        "{damaged}"
+    );
+    assert!(
+        damaged.stdout.contains("does not match its pinned hash"),
+        "{damaged}"
+    );
+    let refetched = lint_with_cache(&dir, cache.path(), None, &[]);
+    assert_eq!(
+        crd_places(&refetched.json()),
+        every_crd_finding(),
+        "{refetched}"
+    );
+}
+
+#[test]
+fn a_module_proxy_serving_other_bytes_than_the_pinned_hash_is_refused() {
+    let tree = fixture_tree(&["lint/custom-resources"]);
+    let dir = tree.path().join("custom-resources");
+    let mirror = tacos_testenv::binaries::module_proxy_mirror().unwrap_or_else(|e| panic!("{e}"));
+    let mirror = PathBuf::from(mirror.strip_prefix("file://").unwrap());
+    // A proxy whose gateway-api v1.6.3 zip is another module's.
+    let proxy = tempfile::tempdir().unwrap();
+    let served = proxy.path().join("sigs.k8s.io/gateway-api/@v");
+    std::fs::create_dir_all(&served).unwrap();
+    std::fs::copy(
+        mirror.join("github.com/kedacore/keda/v2/@v/v2.21.0.zip"),
+        served.join("v1.6.3.zip"),
+    )
+    .unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let run = lint_with_cache(
+        &dir,
+        cache.path(),
+        Some(&format!("file://{}", proxy.path().display())),
+        &[],
+    );
+    let report = run.json();
+    assert!(
+        crd_places(&report).contains(&place("crd-schema-unavailable", "gateway.yaml", 2)),
+        "{run}"
+    );
+    let warning = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| {
+            f["rule"] == "crd-schema-unavailable"
+                && f["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("gateway.networking.k8s.io")
+        })
+        .unwrap();
+    let message = warning["message"].as_str().unwrap();
+    assert!(
+        message.contains("sigs.k8s.io/gateway-api@v1.6.3 does not match its pinned hash"),
+        "{message}"
+    );
+    assert!(
+        message.starts_with("2 custom resource(s) of gateway.networking.k8s.io (Gateway, HTTPRoute) were not checked"),
+        "{message}"
+    );
+    assert!(!cache.path().join("crds/gateway-api-v1.6.3").exists());
 }
 
 /// The AWS Load Balancer Controller's and k6-operator's real CRDs (not served by the Go module
@@ -712,10 +856,41 @@ fn load_balancer_controller_and_k6_resources_are_checked_against_their_real_crds
     assert_eq!(
         crd_places(&report),
         BTreeSet::from([
-            place("crd-schema", "loadbalancer.yaml", 8),
+            place("crd-schema", "loadbalancer.yaml", 9),
             place("crd-schema", "testrun.yaml", 8),
+            place("crd-version-deprecated", "loadbalancer.yaml", 3),
         ]),
         "{report:#}"
+    );
+    assert!(
+        run.stdout.contains("gateway.k8s.aws/v1beta1 is deprecated by CustomResourceDefinition loadbalancerconfigurations.gateway.k8s.aws: gateway.k8s.aws/v1beta1 LoadBalancerConfiguration is deprecated; use gateway.k8s.aws/v1 instead"),
+        "{run}"
+    );
+
+    // Without them, tacos says it could not check these (their Go modules are not on the
+    // module proxy, so it pins none) and where their CRDs are published.
+    let unchecked = tacos(
+        &tree.path().join("aws-and-k6"),
+        &["lint", ".", "--output", "json"],
+    );
+    let report = unchecked.json();
+    assert_eq!(
+        crd_places(&report),
+        BTreeSet::from([
+            place("crd-not-validated", "loadbalancer.yaml", 3),
+            place("crd-not-validated", "testrun.yaml", 2),
+        ]),
+        "{report:#}"
+    );
+    assert!(
+        unchecked
+            .stdout
+            .contains("tacos pins no CRDs for the AWS Load Balancer Controller"),
+        "{unchecked}"
+    );
+    assert_eq!(
+        unchecked.code, 0,
+        "infos alone do not fail lint: {unchecked}"
     );
 }
 

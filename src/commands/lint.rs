@@ -1,5 +1,6 @@
 //! `tacos lint [PATH...]`: load what can be read, render charts, run every rule, report unreadable input and findings alike.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use crate::cli::{GlobalArgs, LintArgs, OutputFormat};
@@ -9,8 +10,9 @@ use crate::lint::{LintContext, LintSettings, catalogue, input_findings, run as r
 use crate::phases::Upstream;
 use crate::repo::{LoadOptions, Object, load_all};
 use crate::report::{self, Severity};
+use crate::upstream::{CrdFetch, PINNED_CRDS};
 
-pub fn run(global: &GlobalArgs, args: &LintArgs) -> anyhow::Result<ExitStatus> {
+pub async fn run(global: &GlobalArgs, args: &LintArgs) -> anyhow::Result<ExitStatus> {
     super::require_output(
         global.output,
         &[OutputFormat::Human, OutputFormat::Json, OutputFormat::Sarif],
@@ -47,6 +49,14 @@ pub fn run(global: &GlobalArgs, args: &LintArgs) -> anyhow::Result<ExitStatus> {
         .retain(|o| !crate::repo::hooks::never_applied(&o.value));
     let mut settings = lint_settings(global)?;
     settings.crds = schema_crds(&args.schema_dir, global.verbose > 0)?;
+    let fetch = if args.offline {
+        CrdFetch::CacheOnly
+    } else {
+        CrdFetch::Allowed
+    };
+    let (pinned, unavailable) = pinned_crds(&tree, &settings.crds, fetch).await;
+    settings.crds.extend(pinned);
+    settings.crd_unavailable = unavailable;
     let cache = crate::upstream::chart_cache_dir();
     settings.chart_dirs = args.chart_dir.iter().cloned().chain([cache]).collect();
     settings.pinned_values = pinned_values(&tree, &paths, args.chart_dir.as_deref());
@@ -166,6 +176,55 @@ fn lint_settings(global: &GlobalArgs) -> anyhow::Result<LintSettings> {
             .and_then(|(_, minor)| minor.parse().ok()),
         ..LintSettings::default()
     })
+}
+
+/// The pinned CRD sets that define an API group the tree uses and no CRD in the tree or a
+/// `--schema-dir` defines, from the cache or the module proxy; for the sets that could not be
+/// had, each of their groups with the reason.
+async fn pinned_crds(
+    tree: &crate::repo::Tree,
+    schema_crds: &[Object],
+    fetch: CrdFetch,
+) -> (Vec<Object>, BTreeMap<String, String>) {
+    let wanted = crate::lint::crds::groups_without_crds(tree, schema_crds);
+    let sets = PINNED_CRDS
+        .iter()
+        .filter(|set| set.groups.iter().any(|g| wanted.contains(*g)));
+    let fetched = futures::future::join_all(
+        sets.map(|set| async move { (set, crate::upstream::crd_files(set, fetch).await) }),
+    )
+    .await;
+    let mut crds = Vec::new();
+    let mut unavailable = BTreeMap::new();
+    for (set, files) in fetched {
+        let reason =
+            match files {
+                Ok(files) => {
+                    let mut problems = Vec::new();
+                    for (path, text) in files {
+                        match crate::repo::load_str(&path.display().to_string(), &text) {
+                            Ok(loaded) => crds.extend(loaded.objects.into_iter().filter(|o| {
+                                o.is("apiextensions.k8s.io", "CustomResourceDefinition")
+                            })),
+                            Err(error) => problems.push(error.to_string()),
+                        }
+                    }
+                    if problems.is_empty() {
+                        continue;
+                    }
+                    problems.join("; ")
+                }
+                Err(error) => error.to_string(),
+            };
+        let reason = format!(
+            "{} {} ({}@{}): {reason}",
+            set.project, set.version, set.module, set.version
+        );
+        for group in set.groups {
+            unavailable.insert(group.to_string(), reason.clone());
+        }
+    }
+    (crds, unavailable)
 }
 
 /// The CustomResourceDefinitions of every `--schema-dir`. Upstream folders hold more than CRDs

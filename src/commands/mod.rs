@@ -33,7 +33,7 @@ pub fn use_color() -> bool {
 pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
     let global = &cli.global;
     match &cli.command {
-        Command::Lint(args) => lint::run(global, args),
+        Command::Lint(args) => lint::run(global, args).await,
         Command::Routes(args) => routes::run(global, args),
         Command::Plan { phase } => plan::run(global, *phase),
         Command::Capacity(args) => capacity::run(global, args),

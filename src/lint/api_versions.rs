@@ -1,4 +1,4 @@
-//! API versions Kubernetes has removed (e.g. `extensions/v1beta1` Ingress), for the cluster version in tacos.yaml.
+//! API versions Kubernetes has removed (e.g. `extensions/v1beta1` Ingress) or deprecated, for the cluster version in tacos.yaml.
 
 use super::{LintContext, subject};
 use crate::report::{Finding, RuleInfo, rule};
@@ -14,7 +14,29 @@ rule!(
     "change apiVersion to the replacement named in the message and adjust the fields that changed with it (kubectl explain <kind> --api-version <version>)"
 );
 
-pub const RULES: &[RuleInfo] = &[REMOVED];
+rule!(
+    DEPRECATED,
+    FAMILY,
+    "api-deprecated",
+    Warning,
+    "no object uses an API version or kind Kubernetes has deprecated in the cluster's version",
+    "move to the replacement named in the message before the cluster is upgraded to the version that removes it"
+);
+
+pub const RULES: &[RuleInfo] = &[REMOVED, DEPRECATED];
+
+/// (apiVersion, kind, the minor version of Kubernetes 1.x that deprecated it, the replacement):
+/// kinds still served but deprecated, from the Kubernetes deprecation notices. Every API in
+/// [`REMOVED_APIS`] is also deprecated on the versions before its removal.
+const DEPRECATED_APIS: &[(&str, &str, u32, &str)] = &[
+    ("v1", "Endpoints", 33, "discovery.k8s.io/v1 EndpointSlice"),
+    (
+        "v1",
+        "ComponentStatus",
+        19,
+        "the API server's /livez and /readyz (no replacement object)",
+    ),
+];
 
 /// (apiVersion, kind, the minor version of Kubernetes 1.x that removed it, the replacement), from
 /// the Kubernetes deprecated API migration guide.
@@ -177,6 +199,26 @@ const REMOVED_APIS: &[(&str, &str, u32, &str)] = &[
 pub fn check(context: &LintContext<'_>) -> Vec<Finding> {
     let mut findings = Vec::new();
     for object in &context.tree.objects {
+        if let Some((_, _, since, replacement)) = DEPRECATED_APIS
+            .iter()
+            .find(|(api, kind, _, _)| *api == object.api_version() && *kind == object.kind())
+            && context
+                .settings
+                .cluster_minor
+                .is_none_or(|minor| minor >= *since)
+        {
+            findings.push(Finding::new(
+                &DEPRECATED,
+                subject(object),
+                Some(object.location_of("/kind")),
+                format!(
+                    "{} {} is deprecated since Kubernetes 1.{since}; use {replacement}",
+                    object.api_version(),
+                    object.kind()
+                ),
+            ));
+            continue;
+        }
         let Some((_, _, removed_in, replacement)) = REMOVED_APIS
             .iter()
             .find(|(api, kind, _, _)| *api == object.api_version() && *kind == object.kind())
@@ -188,6 +230,18 @@ pub fn check(context: &LintContext<'_>) -> Vec<Finding> {
             .cluster_minor
             .is_none_or(|minor| minor >= *removed_in);
         if !applies {
+            if let Some(minor) = context.settings.cluster_minor {
+                findings.push(Finding::new(
+                    &DEPRECATED,
+                    subject(object),
+                    Some(object.location_of("/apiVersion")),
+                    format!(
+                        "{} {} is deprecated and removed in Kubernetes 1.{removed_in} (the cluster runs 1.{minor}); use {replacement} before upgrading",
+                        object.api_version(),
+                        object.kind()
+                    ),
+                ));
+            }
             continue;
         }
         let cluster = match context.settings.cluster_minor {
@@ -217,7 +271,11 @@ mod tests {
         "apiVersion: extensions/v1beta1\nkind: Ingress\nmetadata: {name: web, namespace: shop}\n";
 
     fn lint(cluster_minor: Option<u32>) -> Vec<String> {
-        let tree = crate::repo::load_str("test.yaml", INGRESS).unwrap();
+        lint_yaml(INGRESS, cluster_minor)
+    }
+
+    fn lint_yaml(yaml: &str, cluster_minor: Option<u32>) -> Vec<String> {
+        let tree = crate::repo::load_str("test.yaml", yaml).unwrap();
         check(&LintContext {
             tree: &tree,
             settings: LintSettings {
@@ -239,7 +297,24 @@ mod tests {
             ]
         );
         assert_eq!(lint(Some(22)).len(), 1);
-        assert_eq!(lint(Some(21)), Vec::<String>::new());
+        assert_eq!(
+            lint(Some(21)),
+            [
+                "test.yaml:1:1: extensions/v1beta1 Ingress is deprecated and removed in Kubernetes 1.22 (the cluster runs 1.21); use networking.k8s.io/v1 before upgrading"
+            ]
+        );
         assert_eq!(lint(None).len(), 1, "without tacos.yaml any removal counts");
+    }
+
+    #[test]
+    fn a_deprecated_kind_is_a_warning_from_the_version_that_deprecated_it() {
+        let endpoints = "apiVersion: v1\nkind: Endpoints\nmetadata: {name: db, namespace: shop}\n";
+        assert_eq!(
+            lint_yaml(endpoints, Some(33)),
+            [
+                "test.yaml:2:1: v1 Endpoints is deprecated since Kubernetes 1.33; use discovery.k8s.io/v1 EndpointSlice"
+            ]
+        );
+        assert_eq!(lint_yaml(endpoints, Some(32)), Vec::<String>::new());
     }
 }

@@ -1,6 +1,6 @@
-//! Custom resources checked offline against the openAPIV3Schema of their CustomResourceDefinition (in the tree or a `--schema-dir`) for the version they use.
+//! Custom resources checked offline against the openAPIV3Schema of their CustomResourceDefinition (in the tree, a `--schema-dir` or the CRDs tacos pins) for the version they use; those no CRD covers are said so.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde_json::Value;
 
@@ -30,7 +30,83 @@ rule!(
     "change apiVersion to a served version of the CRD (spec.versions[].served: true)"
 );
 
-pub const RULES: &[RuleInfo] = &[SCHEMA, VERSION_NOT_SERVED];
+rule!(
+    VERSION_DEPRECATED,
+    FAMILY,
+    "crd-version-deprecated",
+    Warning,
+    "a custom resource does not use a version its CustomResourceDefinition marks deprecated",
+    "move to the version the CRD's deprecation warning names (or its storage version) before the project removes this one"
+);
+rule!(
+    SCHEMA_UNAVAILABLE,
+    FAMILY,
+    "crd-schema-unavailable",
+    Warning,
+    "the pinned CRDs for every custom resource's API group could be had, so every custom resource was checked",
+    "run lint once with access to the Go module proxy (GOPROXY or TACOS_GOPROXY) so the pinned CRDs are fetched and cached, or pass --schema-dir with the project's CRDs"
+);
+rule!(
+    NOT_VALIDATED,
+    FAMILY,
+    "crd-not-validated",
+    Info,
+    "every custom resource has a CustomResourceDefinition to be checked against (in the tree, a --schema-dir, or the CRDs tacos pins)",
+    "pass --schema-dir with a folder of the project's CRD YAML (for the version the cluster runs) to have these objects checked"
+);
+
+pub const RULES: &[RuleInfo] = &[
+    SCHEMA,
+    VERSION_NOT_SERVED,
+    VERSION_DEPRECATED,
+    SCHEMA_UNAVAILABLE,
+    NOT_VALIDATED,
+];
+
+/// API groups the Kubernetes API server serves itself (validated by it, not by a CRD).
+pub const BUILT_IN_GROUPS: &[&str] = &[
+    "",
+    "admissionregistration.k8s.io",
+    "apiextensions.k8s.io",
+    "apiregistration.k8s.io",
+    "apps",
+    "authentication.k8s.io",
+    "authorization.k8s.io",
+    "autoscaling",
+    "batch",
+    "certificates.k8s.io",
+    "coordination.k8s.io",
+    "discovery.k8s.io",
+    "events.k8s.io",
+    "extensions",
+    "flowcontrol.apiserver.k8s.io",
+    "internal.apiserver.k8s.io",
+    "metrics.k8s.io",
+    "networking.k8s.io",
+    "node.k8s.io",
+    "policy",
+    "rbac.authorization.k8s.io",
+    "resource.k8s.io",
+    "scheduling.k8s.io",
+    "storage.k8s.io",
+    "storagemigration.k8s.io",
+];
+
+/// The API groups of the tree's objects that neither the API server nor a CRD among `crds` or
+/// in the tree defines: those a pinned CRD set may cover.
+pub fn groups_without_crds(tree: &crate::repo::Tree, crds: &[Object]) -> BTreeSet<String> {
+    let defined: BTreeSet<&str> = crds
+        .iter()
+        .chain(tree.of_kind(CRD_GROUP, "CustomResourceDefinition"))
+        .filter_map(|crd| crd.value["spec"]["group"].as_str())
+        .collect();
+    tree.objects
+        .iter()
+        .map(Object::group)
+        .filter(|group| !BUILT_IN_GROUPS.contains(group) && !defined.contains(group))
+        .map(str::to_string)
+        .collect()
+}
 
 pub fn check(context: &LintContext<'_>) -> Vec<Finding> {
     let mut definitions: HashMap<(String, String), &Object> = HashMap::new();
@@ -48,9 +124,13 @@ pub fn check(context: &LintContext<'_>) -> Vec<Finding> {
         }
     }
     let mut findings = Vec::new();
+    let mut uncovered: BTreeMap<&str, Vec<&Object>> = BTreeMap::new();
     for object in &context.tree.objects {
         let key = (object.group().to_string(), object.kind().to_string());
         let Some(crd) = definitions.get(&key) else {
+            if !BUILT_IN_GROUPS.contains(&object.group()) {
+                uncovered.entry(object.group()).or_default().push(object);
+            }
             continue;
         };
         let crd_name = crd.name();
@@ -82,6 +162,21 @@ pub fn check(context: &LintContext<'_>) -> Vec<Finding> {
             ));
             continue;
         };
+        if version["deprecated"] == true {
+            let warning = version["deprecationWarning"]
+                .as_str()
+                .map(|w| format!(": {w}"))
+                .unwrap_or_default();
+            findings.push(Finding::new(
+                &VERSION_DEPRECATED,
+                subject(object),
+                Some(object.location_of("/apiVersion")),
+                format!(
+                    "{} is deprecated by CustomResourceDefinition {crd_name}{warning}",
+                    object.api_version()
+                ),
+            ));
+        }
         let schema = &version["schema"]["openAPIV3Schema"];
         if !schema.is_object() {
             continue;
@@ -101,7 +196,55 @@ pub fn check(context: &LintContext<'_>) -> Vec<Finding> {
             ));
         }
     }
+    findings.extend(
+        uncovered
+            .into_iter()
+            .map(|(group, objects)| unchecked(context, group, &objects)),
+    );
     findings
+}
+
+/// One finding per API group whose objects no CRD covers: a warning when tacos pins its CRDs but
+/// could not have them, else an info naming where the CRDs are published when tacos knows.
+fn unchecked(context: &LintContext<'_>, group: &str, objects: &[&Object]) -> Finding {
+    let first = objects[0];
+    let kinds: BTreeSet<&str> = objects.iter().map(|o| o.kind()).collect();
+    let kinds: Vec<&str> = kinds.into_iter().collect();
+    let what = format!(
+        "{} custom resource(s) of {group} ({}) were not checked against a schema",
+        objects.len(),
+        kinds.join(", ")
+    );
+    let mut finding = match context.settings.crd_unavailable.get(group) {
+        Some(reason) => Finding::new(
+            &SCHEMA_UNAVAILABLE,
+            subject(first),
+            Some(first.location_of("/apiVersion")),
+            format!("{what}: the pinned CRDs could not be had: {reason}"),
+        ),
+        None => {
+            let why = match crate::upstream::UNPINNED_CRD_GROUPS
+                .iter()
+                .find(|u| u.group == group)
+            {
+                Some(unpinned) => format!(
+                    "tacos pins no CRDs for {} (its Go module is not on the module proxy); they are published in {}",
+                    unpinned.project, unpinned.source
+                ),
+                None => "no CustomResourceDefinition in the tree, a --schema-dir or the CRDs tacos pins defines these kinds".to_string(),
+            };
+            Finding::new(
+                &NOT_VALIDATED,
+                subject(first),
+                Some(first.location_of("/apiVersion")),
+                format!("{what}: {why}"),
+            )
+        }
+    };
+    if objects.len() > 1 {
+        finding.subject = format!("{} and {} more", finding.subject, objects.len() - 1);
+    }
+    finding
 }
 
 /// The object's top level: apiVersion, kind and metadata are the API server's, not the schema's.

@@ -11,6 +11,7 @@ pub mod resources;
 pub mod routes;
 pub mod scaling;
 pub mod secrets;
+pub mod sync_options;
 
 use std::collections::BTreeSet;
 
@@ -57,8 +58,11 @@ rule!(
 pub struct LintSettings {
     /// Spare capacity required above the peak, e.g. 0.3 for 30 %.
     pub headroom: f64,
-    /// CustomResourceDefinitions from outside the tree (`--schema-dir`) to check custom resources against.
+    /// CustomResourceDefinitions from outside the tree (`--schema-dir`, the pinned sets) to check
+    /// custom resources against.
     pub crds: Vec<Object>,
+    /// API groups whose pinned CRDs could not be had, each with the reason.
+    pub crd_unavailable: std::collections::BTreeMap<String, String>,
     /// The cluster's oldest Kubernetes minor version (1.x), from tacos.yaml's cluster.minVersion.
     pub cluster_minor: Option<u32>,
     /// Folders where charts not in the tree are looked for (`--chart-dir`, the chart cache).
@@ -72,6 +76,7 @@ impl Default for LintSettings {
         Self {
             headroom: 0.3,
             crds: Vec::new(),
+            crd_unavailable: Default::default(),
             cluster_minor: None,
             chart_dirs: Vec::new(),
             pinned_values: Vec::new(),
@@ -121,6 +126,10 @@ pub fn families() -> Vec<Family> {
         Family {
             rules: argocd::RULES,
             check: argocd::check,
+        },
+        Family {
+            rules: sync_options::RULES,
+            check: sync_options::check,
         },
         Family {
             rules: secrets::RULES,

@@ -30,6 +30,9 @@ pub struct Binaries {
     pub moto_server: PathBuf,
     /// Folder of upstream CRD folders (one per project and version).
     pub upstream_crds: PathBuf,
+    /// The cache every tacos run of the tests shares (`TACOS_CACHE_DIR`): pinned CRDs fetched
+    /// once per machine, not into the user's own cache.
+    pub tacos_cache: PathBuf,
     pub kubernetes_version: String,
 }
 
@@ -79,6 +82,7 @@ impl Binaries {
                 .join(format!("venv-moto-{}", version("MOTO_VERSION")))
                 .join("bin/moto_server"),
             upstream_crds: cache.join("crds"),
+            tacos_cache: cache.join("tacos-cache"),
             kubernetes_version: version("KUBERNETES_VERSION"),
         })
     }
@@ -94,6 +98,34 @@ impl Binaries {
             })
         }
     }
+}
+
+/// The Go module cache's download folder as a module proxy on disk (`file://`, as `GOPROXY`
+/// reads it): testenv/install.sh's `go mod download` of testenv/crds.txt put the pinned CRD
+/// modules there, so tacos fetches them through the proxy protocol without the network.
+pub fn module_proxy_mirror() -> Result<String> {
+    static MIRROR: std::sync::OnceLock<std::result::Result<String, String>> =
+        std::sync::OnceLock::new();
+    MIRROR
+        .get_or_init(|| {
+            let output = std::process::Command::new("go")
+                .args(["env", "GOMODCACHE"])
+                .output()
+                .map_err(|e| format!("go env GOMODCACHE: {e}"))?;
+            let cache = String::from_utf8_lossy(&output.stdout).trim().to_string();
+            if !output.status.success() || cache.is_empty() {
+                return Err(format!(
+                    "go env GOMODCACHE: {}",
+                    String::from_utf8_lossy(&output.stderr).trim()
+                ));
+            }
+            Ok(format!("file://{cache}/cache/download"))
+        })
+        .clone()
+        .map_err(|message| TestenvError::MissingBinary {
+            what: format!("the Go module cache ({message})"),
+            path: PathBuf::from("go"),
+        })
 }
 
 fn parse_versions(text: &str) -> HashMap<String, String> {

@@ -8,7 +8,16 @@ use std::process::{Command, Output, Stdio};
 use crate::{AwsEmulator, Binaries};
 
 /// Variables of the caller's shell that would change what tacos does; every run starts without them.
-const CALLER_SETTINGS: &[&str] = &["KUBECONFIG", "TACOS_LOG", "TACOS_HELM", "TACOS_CHART_DIR"];
+const CALLER_SETTINGS: &[&str] = &[
+    "KUBECONFIG",
+    "TACOS_LOG",
+    "TACOS_HELM",
+    "TACOS_CHART_DIR",
+    "TACOS_CACHE_DIR",
+    "TACOS_GOPROXY",
+    "GOPROXY",
+    "XDG_CACHE_HOME",
+];
 
 /// `tacos_command!()`: a [`TacosCommand`] for the calling crate's `tacos` binary, run at its
 /// manifest folder (the repository root).
@@ -20,7 +29,9 @@ macro_rules! tacos_command {
 }
 
 /// One invocation of the binary, built up like a shell command line. It never inherits the
-/// caller's kubeconfig, AWS settings or tacos settings, and runs without colour.
+/// caller's kubeconfig, AWS settings or tacos settings, and runs without colour, with the test
+/// environment's cache and module proxy mirror (see [`crate::binaries::module_proxy_mirror`]);
+/// a test that needs its own sets `TACOS_CACHE_DIR` or `TACOS_GOPROXY` after.
 #[derive(Debug, Clone)]
 pub struct TacosCommand {
     binary: PathBuf,
@@ -33,12 +44,18 @@ pub struct TacosCommand {
 impl TacosCommand {
     /// `binary` run in `dir`; [`tacos_command!`] fills both for a test of the tacos crate.
     pub fn new(binary: impl Into<PathBuf>, dir: impl Into<PathBuf>) -> Self {
+        let binaries = Binaries::locate().expect("the test environment's paths");
+        let mirror = crate::binaries::module_proxy_mirror().unwrap_or_else(|e| panic!("{e}"));
         Self {
             binary: binary.into(),
             dir: dir.into(),
             global: Vec::new(),
             args: Vec::new(),
-            env: vec![("NO_COLOR".into(), "1".into())],
+            env: vec![
+                ("NO_COLOR".into(), "1".into()),
+                ("TACOS_CACHE_DIR".into(), binaries.tacos_cache.into()),
+                ("TACOS_GOPROXY".into(), mirror.into()),
+            ],
         }
     }
 
@@ -310,7 +327,9 @@ mod tests {
         for (key, _) in std::env::vars() {
             if key.starts_with("AWS_") || CALLER_SETTINGS.contains(&key.as_str()) {
                 assert!(
-                    removed.contains(&key) || key == "TACOS_HELM",
+                    removed.contains(&key)
+                        || ["TACOS_HELM", "TACOS_CACHE_DIR", "TACOS_GOPROXY"]
+                            .contains(&key.as_str()),
                     "{key} is inherited"
                 );
             }
