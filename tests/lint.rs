@@ -895,6 +895,34 @@ fn load_balancer_controller_and_k6_resources_are_checked_against_their_real_crds
 }
 
 #[test]
+fn the_repository_lints_without_errors_against_every_real_crd() {
+    let (lbc, k6) = (
+        shared_upstream("aws-load-balancer-controller-v3.5.0/crds/gateway"),
+        shared_upstream("k6-operator-v1.6.0/crds"),
+    );
+    let run = tacos_command!()
+        .helm()
+        .args([
+            "lint",
+            ".",
+            "--output",
+            "json",
+            "--schema-dir",
+            &lbc,
+            "--schema-dir",
+            &k6,
+        ])
+        .run();
+    assert_eq!(run.code, 0, "{run}");
+    let crd_findings = crd_places(&run.json());
+    assert_eq!(
+        crd_findings,
+        BTreeSet::new(),
+        "every custom resource of the tree (charts rendered) fits its real CRD: {run}"
+    );
+}
+
+#[test]
 fn an_api_version_kubernetes_removed_is_an_error_at_its_line() {
     let dir = folder_with(
         "ingress.yaml",

@@ -113,7 +113,13 @@ fn pinned_values(
     let mut pinned = Vec::new();
     for phase in crate::phases::ALL {
         for upstream in phase.upstream {
-            let Upstream::Chart { chart, values, .. } = upstream else {
+            let Upstream::Chart {
+                chart,
+                values,
+                namespace,
+                ..
+            } = upstream
+            else {
                 continue;
             };
             let Some(file) = roots.iter().map(|root| root.join(values)).find(|file| {
@@ -154,6 +160,11 @@ fn pinned_values(
                 subject: format!("phase {}", phase.name),
                 values: file,
                 chart: found,
+                installs: format!(
+                    "chart {} {} into namespace {namespace}",
+                    chart.name, chart.version
+                ),
+                namespace: namespace.to_string(),
             });
         }
     }

@@ -52,6 +52,10 @@ pub struct PinnedValues {
     pub values: PathBuf,
     /// The chart (a folder or an archive), or why it cannot be had offline.
     pub chart: Result<PathBuf, Unavailable>,
+    /// What the phase installs and where, e.g. `chart argo-cd 9.1.4 into namespace argocd`: the
+    /// tree does not hold those objects.
+    pub installs: String,
+    pub namespace: String,
 }
 
 /// Why a chart cannot be read offline, and what makes it readable.
@@ -1132,6 +1136,8 @@ spec:
                 subject: "phase argocd".into(),
                 values: dir.path().join("values.yaml"),
                 chart,
+                installs: "chart argo-cd 9.1.4 into namespace argocd".into(),
+                namespace: "argocd".into(),
             }],
             ..LintSettings::default()
         };

@@ -116,7 +116,18 @@ pub const RULES: &[RuleInfo] = &[
 pub fn check(context: &LintContext<'_>) -> Vec<Finding> {
     let tree = context.tree;
     let model = Model::build(&tree.objects);
-    let index = TreeIndex::new(tree);
+    let mut index = TreeIndex::new(tree);
+    for pinned in &context.settings.pinned_values {
+        index
+            .unrendered_charts
+            .entry(pinned.namespace.as_str())
+            .or_insert_with(|| {
+                format!(
+                    "{} installs {}: the Service may come from it",
+                    pinned.subject, pinned.installs
+                )
+            });
+    }
     let mut findings = Vec::new();
     for route in &model.routes {
         check_attachment(route, &mut findings);
