@@ -131,6 +131,23 @@ pub struct ApplyArgs {
     /// A local folder holding the pinned charts and CRD releases (air-gapped clusters).
     #[arg(long, env = "TACOS_CHART_DIR", value_name = "DIR")]
     pub chart_dir: Option<PathBuf>,
+    /// Move Applications a rollback pinned back to the environment's revision (a deploy refuses
+    /// a pinned phase otherwise).
+    #[arg(long)]
+    pub unpin: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct RollbackArgs {
+    /// The phase to roll back: one whose Applications Argo CD syncs from Git (apps).
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(crate::phases::ALL.iter().filter(|p| p.pins()).map(|p| p.name)))]
+    pub phase: String,
+    /// A history entry (`tacos history --phase apps`, e.g. apps-3) or a commit of the repository:
+    /// the Applications are pinned to the commit that entry synced, or to that commit.
+    #[arg(long, value_name = "ID|COMMIT", required_unless_present = "unpin")]
+    pub to: Option<String>,
+    #[command(flatten)]
+    pub apply: ApplyArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -164,6 +181,10 @@ pub enum Command {
     },
     /// Read-only: the deploy history the cluster keeps, newest first (`history show ID`: one entry whole).
     History(HistoryArgs),
+    /// The GitOps way back: pin a phase's Applications to the commit of a history entry (or any
+    /// commit), wait until Argo CD has them Synced and Healthy there, record it; `--unpin` returns
+    /// them to the environment's revision.
+    Rollback(RollbackArgs),
     /// Offline: check Kubernetes YAML for what would hurt in production.
     Lint(LintArgs),
     /// Offline: per listener and hostname, which route rule takes each match (exit 0 when shown).
@@ -370,6 +391,26 @@ mod tests {
             })
         ));
         assert!(Cli::try_parse_from(["tacos", "deploy", "--phase", "nope"]).is_err());
+    }
+
+    #[test]
+    fn rollback_names_a_pinnable_phase_and_a_target_or_unpin() {
+        let cli = Cli::try_parse_from(["tacos", "rollback", "--phase", "apps", "--to", "apps-2"])
+            .unwrap();
+        let Command::Rollback(args) = cli.command else {
+            panic!("not rollback: {:?}", cli.command);
+        };
+        assert_eq!(
+            (args.phase.as_str(), args.to.as_deref()),
+            ("apps", Some("apps-2"))
+        );
+        assert!(Cli::try_parse_from(["tacos", "rollback", "--phase", "apps", "--unpin"]).is_ok());
+        assert!(Cli::try_parse_from(["tacos", "rollback", "--phase", "apps"]).is_err());
+        assert!(
+            Cli::try_parse_from(["tacos", "rollback", "--phase", "gateway", "--to", "abc"])
+                .is_err(),
+            "gateway's objects are tacos's own: no pin to set"
+        );
     }
 
     #[test]

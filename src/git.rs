@@ -25,6 +25,12 @@ pub enum GitError {
         "{url} has no branch or tag `{revision}`; push it, or fix git.revision in tacos.yaml (or --git-revision)"
     )]
     NoSuchRevision { url: String, revision: String },
+    #[error("the repository at {dir} has no commit `{revision}` ({message})")]
+    NoSuchCommit {
+        dir: std::path::PathBuf,
+        revision: String,
+        message: String,
+    },
 }
 
 /// Whether `revision` already is a full commit hash (nothing to resolve).
@@ -59,6 +65,38 @@ pub fn resolve_revision(url: &str, revision: &str) -> Result<String, GitError> {
             revision: revision.into(),
         }
     })
+}
+
+/// The full hash of the commit `revision` names in the checkout at `dir` (a hash, short or full,
+/// a branch or a tag), as `git rev-parse --verify REV^{commit}` finds it.
+pub fn commit_in(dir: &std::path::Path, revision: &str) -> Result<String, GitError> {
+    let missing = |message: String| GitError::NoSuchCommit {
+        dir: dir.to_path_buf(),
+        revision: revision.into(),
+        message,
+    };
+    if revision.starts_with('-') {
+        return Err(missing("not a revision".into()));
+    }
+    let output = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["rev-parse", "--verify", "--quiet"])
+        .arg(format!("{revision}^{{commit}}"))
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .output()
+        .map_err(|e| missing(format!("cannot run git: {e}")))?;
+    let commit = String::from_utf8_lossy(&output.stdout).trim().to_string();
+    if output.status.success() && is_commit(&commit) {
+        Ok(commit)
+    } else {
+        let stderr = String::from_utf8_lossy(&output.stderr).trim().to_string();
+        Err(missing(if stderr.is_empty() {
+            "git rev-parse found none".into()
+        } else {
+            stderr
+        }))
+    }
 }
 
 /// The commit of `revision` in `git ls-remote` output, as Argo CD resolves it: `HEAD`, a branch,

@@ -89,12 +89,32 @@ pub async fn verify_phase(
         phase: phase.name.to_string(),
         source,
     };
-    let rendered = render_phase(phase, context.render).await.map_err(fail)?;
+    let mut rendered = render_phase(phase, context.render).await.map_err(fail)?;
+    // A phase a rollback pinned is compared with the tree at the pinned commit, as the rollback
+    // applied it (the gitops-not-pinned check warns of the pin itself).
+    let pins = if phase.pins() {
+        crate::phases::pin::live_pins(context.client, phase.name)
+            .await
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    let pinned_environment;
+    let environment = match pins.first() {
+        Some(pin) if pins.iter().all(|p| p.commit == pin.commit) => {
+            crate::phases::pin::stamp(&mut rendered, phase.name, &pin.commit, &pin.by);
+            let mut pinned = context.environment.clone();
+            pinned.git.revision = pin.commit.clone();
+            pinned_environment = pinned;
+            &pinned_environment
+        }
+        _ => context.environment,
+    };
     let check_context = CheckContext {
         phase,
         client: context.client,
         aws: context.aws.filter(|_| phase.needs_aws),
-        environment: context.environment,
+        environment,
         config: context.config,
         render: context.render,
         objects: &rendered,
@@ -111,7 +131,7 @@ pub async fn verify_phase(
     let mut not_ready = Vec::new();
     // Applications must be at the commit the environment's revision points at now.
     let expected_revision = if objects.iter().any(|o| o.is("argoproj.io", "Application")) {
-        let git = context.environment.git.clone();
+        let git = environment.git.clone();
         let url = git.repo_url.clone();
         match tokio::task::spawn_blocking(move || {
             crate::git::resolve_revision(&git.repo_url, &git.revision)

@@ -25,26 +25,9 @@ fn tacos(kubeconfig: &Path, aws: &AwsEmulator) -> TacosCommand {
 
 /// Applies every object of a YAML file as the test's own field manager (what `kubectl apply` would do).
 async fn apply_file(client: &kube::Client, path: &Path) {
-    let text = std::fs::read_to_string(path).unwrap();
-    let tree = tacos::repo::load_str(&path.display().to_string(), &text).unwrap();
-    for object in &tree.objects {
-        let resource = kube::core::ApiResource::from_gvk(&kube::core::GroupVersionKind::gvk(
-            object.group(),
-            object.version(),
-            object.kind(),
-        ));
-        let api: Api<kube::core::DynamicObject> = match object.namespace() {
-            Some(namespace) => Api::namespaced_with(client.clone(), namespace, &resource),
-            None => Api::all_with(client.clone(), &resource),
-        };
-        api.patch(
-            object.name(),
-            &kube::api::PatchParams::apply("tacos-tests").force(),
-            &kube::api::Patch::Apply(&object.value),
-        )
+    tacos_testenv::apply::apply_file(client, path)
         .await
-        .unwrap_or_else(|e| panic!("apply {}: {e}", object.key()));
-    }
+        .unwrap_or_else(|e| panic!("{e}"));
 }
 
 async fn gateway_namespace_exists(client: &kube::Client) -> bool {
@@ -599,6 +582,64 @@ async fn every_phase_comes_up_on_the_simulated_cluster_and_a_second_run_changes_
     assert_eq!(drifted.code, 1, "diff sees the drift\n{drifted}");
     drifted.assert_stdout_contains("~ LoadBalancerConfiguration gateway/api-traffictacos-alb");
     drifted.assert_stdout_contains("/metadata/labels/cost-center: someone-else -> ");
+
+    // A member of the phase's ApplySet the tree no longer holds (what an earlier deploy of a
+    // tree that had it left): diff lists it as what deploy would prune, and deletes nothing.
+    let live = configurations_api(&client)
+        .get("api-traffictacos-alb")
+        .await
+        .unwrap();
+    let part_of = live.metadata.labels.as_ref().unwrap()["applyset.kubernetes.io/part-of"].clone();
+    let retired: kube::core::DynamicObject = serde_json::from_value(serde_json::json!({
+        "apiVersion": "gateway.k8s.aws/v1",
+        "kind": "LoadBalancerConfiguration",
+        "metadata": {
+            "name": "retired-alb",
+            "namespace": "gateway",
+            "labels": {"applyset.kubernetes.io/part-of": part_of},
+        },
+        "spec": {},
+    }))
+    .unwrap();
+    configurations_api(&client)
+        .create(&kube::api::PostParams::default(), &retired)
+        .await
+        .unwrap();
+    let removing = tacos().args(diff_args).run_async().await;
+    assert_eq!(
+        removing.code, 1,
+        "diff sees what deploy would prune\n{removing}"
+    );
+    removing.assert_stdout_contains("- LoadBalancerConfiguration gateway/retired-alb");
+    let removing_json = tacos()
+        .args(["-o", "json"])
+        .args(diff_args)
+        .run_async()
+        .await;
+    assert!(
+        removing_json.json()["phases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|p| p["changes"].as_array().unwrap())
+            .any(
+                |c| c["object"] == "LoadBalancerConfiguration gateway/retired-alb"
+                    && c["action"] == "pruned"
+            ),
+        "{removing_json}"
+    );
+    assert!(
+        configurations_api(&client)
+            .get_opt("retired-alb")
+            .await
+            .unwrap()
+            .is_some(),
+        "a diff deletes nothing"
+    );
+    configurations_api(&client)
+        .delete("retired-alb", &kube::api::DeleteParams::default())
+        .await
+        .unwrap();
 
     // A field tacos manages, changed by hand: verify names the field and who changed it.
     let hand_edit = serde_json::json!({"metadata": {"labels": {"team": "someone-else"}}});

@@ -48,26 +48,9 @@ fn ids(listed: &Value) -> Vec<String> {
 
 /// Applies every object of a YAML file as the test's own field manager (what `kubectl apply` would do).
 async fn apply_file(client: &kube::Client, path: &Path) {
-    let text = std::fs::read_to_string(path).unwrap();
-    let tree = tacos::repo::load_str(&path.display().to_string(), &text).unwrap();
-    for object in &tree.objects {
-        let resource = kube::core::ApiResource::from_gvk(&kube::core::GroupVersionKind::gvk(
-            object.group(),
-            object.version(),
-            object.kind(),
-        ));
-        let api: Api<kube::core::DynamicObject> = match object.namespace() {
-            Some(namespace) => Api::namespaced_with(client.clone(), namespace, &resource),
-            None => Api::all_with(client.clone(), &resource),
-        };
-        api.patch(
-            object.name(),
-            &kube::api::PatchParams::apply("tacos-tests").force(),
-            &kube::api::Patch::Apply(&object.value),
-        )
+    tacos_testenv::apply::apply_file(client, path)
         .await
-        .unwrap_or_else(|e| panic!("apply {}: {e}", object.key()));
-    }
+        .unwrap_or_else(|e| panic!("{e}"));
 }
 
 /// A new commit of inventory-api's image tag (Argo CD syncs it; tacos's own objects stay as they are).
@@ -285,4 +268,158 @@ async fn deploys_leave_a_bounded_history_of_who_deployed_which_commit_and_what_c
     let show_read_only = history(&lab, &[&["show", "apps-3"][..], &as_verify[..]].concat()).await;
     show_read_only.assert_code(0);
     show_read_only.assert_stdout_contains(&format!("inventory-api at {third}"));
+
+    rollback_pins_the_applications_and_deploy_respects_the_pin(&lab, &second, &third).await;
+}
+
+/// The apps Applications' live targetRevisions and pin annotations.
+async fn pins(lab: &Lab) -> Vec<(String, Vec<String>, Option<String>)> {
+    let applications: Api<kube::core::DynamicObject> = Api::namespaced_with(
+        lab.client.clone(),
+        "argocd",
+        &kube::core::ApiResource::from_gvk(&kube::core::GroupVersionKind::gvk(
+            "argoproj.io",
+            "v1alpha1",
+            "Application",
+        )),
+    );
+    let mut found = Vec::new();
+    for name in ["gateway-api", "inventory-api"] {
+        let live = applications.get(name).await.unwrap();
+        let revisions = live.data["spec"]["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["targetRevision"].as_str().unwrap().to_string())
+            .collect();
+        let pin = live
+            .metadata
+            .annotations
+            .unwrap_or_default()
+            .get("tacos.traffictacos.store/pinned-revision")
+            .cloned();
+        found.push((name.to_string(), revisions, pin));
+    }
+    found
+}
+
+async fn inventory_image(lab: &Lab) -> String {
+    let deployments: Api<k8s_openapi::api::apps::v1::Deployment> =
+        Api::namespaced(lab.client.clone(), "tacos-app");
+    let live = deployments.get("inventory-api").await.unwrap();
+    live.spec.unwrap().template.spec.unwrap().containers[0]
+        .image
+        .clone()
+        .unwrap()
+}
+
+/// `tacos rollback` on the lab's real Argo CD: back to the entry of the `second` commit while
+/// the branch is at `third`, held there against deploys, then unpinned.
+async fn rollback_pins_the_applications_and_deploy_respects_the_pin(
+    lab: &Lab,
+    second: &str,
+    third: &str,
+) {
+    let rollback = |args: &[&str]| {
+        tacos(lab)
+            .args(["rollback", "--phase", "apps", "--timeout", "4m"])
+            .args(["--failure-window", "20s"])
+            .args(args.to_vec())
+    };
+    assert!(inventory_image(lab).await.ends_with(":v1.4.4"));
+
+    // A commit the repository does not have: refused, nothing changed.
+    let before = pins(lab).await;
+    let unknown = rollback(&["--to", "0123456789abcdef0123"])
+        .run_async()
+        .await;
+    unknown.assert_code(2);
+    unknown.assert_output_contains("has no commit `0123456789abcdef0123`");
+    assert_eq!(pins(lab).await, before);
+
+    // The read-only identity lists history but cannot roll back: the permission is named.
+    let read_only = rollback(&["--to", "apps-2"])
+        .args(["--as", "system:serviceaccount:tacos-system:tacos-verify"])
+        .run_async()
+        .await;
+    assert_ne!(read_only.code, 0, "{read_only}");
+    assert!(
+        read_only.transcript().contains("forbidden")
+            || read_only.transcript().contains("permission denied"),
+        "{read_only}"
+    );
+    assert_eq!(pins(lab).await, before);
+
+    // Back to apps-2: Argo CD syncs the second commit's inventory-api again, and holds it.
+    let back = rollback(&["--to", "apps-2"]).run_async().await;
+    back.assert_code(0);
+    back.assert_output_contains(&format!("(commit {second})"));
+    back.assert_stdout_contains("recorded as history entry apps-4");
+    assert!(inventory_image(lab).await.ends_with(":v1.4.3"));
+    for (name, revisions, pin) in pins(lab).await {
+        assert!(
+            revisions.iter().all(|r| r == second),
+            "{name}: {revisions:?}"
+        );
+        assert_eq!(pin.as_deref(), Some(second), "{name}");
+    }
+    let entry = history(lab, &["show", "apps-4", "-o", "json"]).await.json();
+    assert_eq!(entry["command"], "rollback", "{entry}");
+    assert_eq!(entry["source"]["revision"], second, "{entry}");
+    assert!(
+        entry["applications"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["commit"] == second),
+        "{entry}"
+    );
+
+    // verify: the pin is a warning naming the commit, and the phase is otherwise as it should be.
+    let verify = tacos(lab)
+        .args(["verify", "--phase", "apps"])
+        .run_async()
+        .await;
+    for check in ["verify-matches-tree", "verify-ready"] {
+        verify.assert_stdout_contains(&format!("✔ {check}"));
+    }
+    verify.assert_stdout_contains("! gitops-not-pinned");
+    verify.assert_stdout_contains(&format!(
+        "pinned at commit {second} by `tacos rollback --phase apps --to apps-2`"
+    ));
+
+    // A deploy would move it off the pin: refused before any write.
+    let refused = tacos(lab)
+        .args(["deploy", "--phase", "apps", "--timeout", "4m"])
+        .run_async()
+        .await;
+    refused.assert_code(1);
+    refused.assert_output_contains("phase apps is held by a rollback");
+    refused.assert_output_contains("--unpin");
+    assert!(
+        pins(lab)
+            .await
+            .iter()
+            .all(|(_, _, pin)| pin.as_deref() == Some(second))
+    );
+
+    // Unpinned: back to the branch, at its commit.
+    let unpinned = rollback(&["--unpin"]).run_async().await;
+    unpinned.assert_code(0);
+    unpinned.assert_output_contains(&format!("(commit {third})"));
+    assert!(inventory_image(lab).await.ends_with(":v1.4.4"));
+    for (name, revisions, pin) in pins(lab).await {
+        assert!(
+            revisions.iter().all(|r| r == "main"),
+            "{name}: {revisions:?}"
+        );
+        assert_eq!(pin, None, "{name}");
+    }
+    let verify = tacos(lab)
+        .args(["verify", "--phase", "apps"])
+        .run_async()
+        .await;
+    for check in ["verify-matches-tree", "verify-ready", "gitops-not-pinned"] {
+        verify.assert_stdout_contains(&format!("✔ {check}"));
+    }
 }

@@ -14,32 +14,10 @@ const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
 const SARIF_SCHEMA: &str = "sarif-schema-2.1.0/sarif-schema.json";
 
 /// Copies fixture files and folders (paths under tests/fixtures) into a fresh temporary folder,
-/// each `x.yaml.fixture` file as `x.yaml`. In the repository the fixtures are not named `.yaml`:
-/// they hold deliberate defects and malformed input that `tacos lint .` at the root must not read.
+/// each `x.yaml.fixture` file as `x.yaml`: they hold deliberate defects and malformed input that
+/// `tacos lint .` at the root must not read.
 fn fixture_tree(paths: &[&str]) -> TempDir {
-    let dir = tempfile::tempdir().expect("a temporary folder");
-    for path in paths {
-        let from = Path::new(FIXTURES).join(path);
-        let name = from.file_name().expect("a fixture name");
-        copy_fixture(&from, &dir.path().join(name));
-    }
-    dir
-}
-
-fn copy_fixture(from: &Path, to: &Path) {
-    if from.is_dir() {
-        std::fs::create_dir_all(to).unwrap();
-        for entry in std::fs::read_dir(from).unwrap() {
-            let entry = entry.unwrap();
-            copy_fixture(&entry.path(), &to.join(entry.file_name()));
-        }
-    } else {
-        let to = match to.to_str().and_then(|t| t.strip_suffix(".fixture")) {
-            Some(stripped) => PathBuf::from(stripped),
-            None => to.to_path_buf(),
-        };
-        std::fs::copy(from, to).unwrap();
-    }
+    tacos_testenv::fixtures::fixture_tree(Path::new(FIXTURES), paths)
 }
 
 /// Runs `tacos ARGS` in `dir`.
@@ -326,8 +304,8 @@ fn committed_bad_input_is_reported_with_file_line_and_reason() {
 fn broken_defects_tree() -> TempDir {
     let tree = fixture_tree(&["lint/defects"]);
     let dir = tree.path().join("defects");
-    copy_fixture(&Path::new(FIXTURES).join("lint/broken"), &dir);
-    copy_fixture(
+    tacos_testenv::fixtures::copy_fixture(&Path::new(FIXTURES).join("lint/broken"), &dir);
+    tacos_testenv::fixtures::copy_fixture(
         &Path::new(FIXTURES).join("bad-input/malformed.yaml.fixture"),
         &dir.join("deploy/malformed.yaml.fixture"),
     );
@@ -624,21 +602,9 @@ fn custom_resources_are_checked_against_their_crds_from_the_tree_and_schema_dirs
     );
     assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
     let report = run.json();
-    let tree_crd = [
-        place("crd-schema", "widget.yaml", 32),
-        place("crd-version-not-served", "widget.yaml", 34),
-    ];
-    let expected: BTreeSet<_> = [
-        place("crd-schema", "gateway.yaml", 13),
-        place("crd-schema", "route.yaml", 13),
-        place("crd-schema", "scaledobject.yaml", 7),
-    ]
-    .into_iter()
-    .chain(tree_crd.clone())
-    .collect();
     assert_eq!(
         crd_places(&report),
-        expected,
+        every_crd_finding(),
         "the Application's valuesObject preserves unknown fields, so it has none: {report:#}"
     );
     let messages: Vec<&str> = report["findings"]

@@ -1,11 +1,15 @@
-//! `tacos loadtest --simulate`: the plan's ramp replayed on the lab as pods' CPU usage, scaled by the real HPA controller of kube-controller-manager, judged against `tacos capacity`; a cluster kwok does not play is refused.
+//! `tacos loadtest --simulate`: the plan's ramp and spike replayed on the lab as pods' CPU usage, scaled by the real HPA controller of kube-controller-manager, judged against `tacos capacity`; a lowered maxReplicas and a quota lowered by hand make it exit 1 naming the cap.
 
 use std::collections::BTreeMap;
 
-use kube::api::{Api, Patch, PatchParams};
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::api::core::v1::{Pod, ResourceQuota};
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
 use tacos_testenv::lab::Lab;
 use tacos_testenv::{FakeNode, Run, TacosCommand, tacos_command};
+
+const NAMESPACE: &str = "tacos-app";
 
 /// tacos in the lab's Git working tree, on the lab.
 fn tacos(lab: &Lab) -> TacosCommand {
@@ -26,8 +30,8 @@ fn result_event(run: &Run) -> Value {
         .unwrap_or_else(|| panic!("no result event: {run}"))
 }
 
-/// Each service's replicas at the sustained rate, as `tacos capacity -o json` predicts them.
-fn predicted(lab: &Lab) -> BTreeMap<String, u64> {
+/// Each service's replicas at the sustained and the spike rate, as `tacos capacity -o json` predicts them.
+fn predicted(lab: &Lab) -> BTreeMap<String, (u64, u64)> {
     let run = tacos(lab).args(["-o", "json", "capacity"]).run();
     let report = run.json();
     report["services"]
@@ -37,7 +41,10 @@ fn predicted(lab: &Lab) -> BTreeMap<String, u64> {
         .map(|s| {
             (
                 s["name"].as_str().unwrap().to_string(),
-                s["replicas"]["sustained"].as_u64().unwrap(),
+                (
+                    s["replicas"]["sustained"].as_u64().unwrap(),
+                    s["replicas"]["target"].as_u64().unwrap(),
+                ),
             )
         })
         .collect()
@@ -71,7 +78,7 @@ fn outcomes(run: &Run) -> BTreeMap<String, Value> {
 /// Asserts every replayed service reached what `tacos capacity` predicts at the peak, within the
 /// band the HPA controller settles in: its 10 % tolerance below (46 for a need of 50), and one
 /// above, for the sample the controller read while usage moved (the issue's ±1).
-fn assert_reached(run: &Run, predicted: &BTreeMap<String, u64>) {
+fn assert_reached(run: &Run, predicted: &BTreeMap<String, (u64, u64)>, at_spike: bool) {
     let services = outcomes(run);
     assert_eq!(
         services.keys().cloned().collect::<Vec<_>>(),
@@ -84,7 +91,8 @@ fn assert_reached(run: &Run, predicted: &BTreeMap<String, u64>) {
         "the four HPA services are replayed (reservation-worker scales on SQS through KEDA): {run}"
     );
     for (name, outcome) in &services {
-        let want = predicted[name];
+        let (sustained, spike) = predicted[name];
+        let want = if at_spike { spike } else { sustained };
         assert_eq!(outcome["neededAtPeak"], want, "{name}: {run}");
         let reached = outcome["reachedAtPeak"].as_u64().unwrap();
         let floor = (want as f64 / 1.1).ceil() as u64;
@@ -97,8 +105,38 @@ fn assert_reached(run: &Run, predicted: &BTreeMap<String, u64>) {
     }
 }
 
+/// Commits `text` as `path` in the lab's repository and rolls it out as an operator does:
+/// `tacos deploy --phase apps`, which waits until Argo CD reports every Application Synced and
+/// Healthy at that commit; then the HPA `hpa` has `max` as its maxReplicas.
+async fn commit_and_deploy(lab: &Lab, path: &str, text: &str, hpa: &str, max: i32) {
+    let commit = lab.git.commit_file(path, text, "replay test").unwrap();
+    let chart_dir = lab.chart_dir.display().to_string();
+    let deploy = tacos(lab)
+        .args(["deploy", "--phase", "apps", "--chart-dir", &chart_dir])
+        .args(["--timeout", "4m"])
+        .run_async()
+        .await;
+    deploy.assert_code(0);
+    deploy.assert_output_contains(&format!("(commit {commit})"));
+    let hpas: Api<HorizontalPodAutoscaler> = Api::namespaced(lab.client.clone(), NAMESPACE);
+    let live = hpas.get(hpa).await.unwrap();
+    assert_eq!(
+        live.spec.max_replicas, max,
+        "Argo CD reported the commit synced, so its maxReplicas is live: {deploy}"
+    );
+}
+
+async fn pods_in_namespace(client: &kube::Client) -> usize {
+    let pods: Api<Pod> = Api::namespaced(client.clone(), NAMESPACE);
+    pods.list_metadata(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .len()
+}
+
 #[tokio::test]
-async fn the_ramp_reaches_through_the_real_hpa_what_capacity_predicts_and_a_real_cluster_is_refused()
+async fn the_ramp_and_the_spike_reach_through_the_real_hpa_what_capacity_predicts_and_caps_are_named()
  {
     let checkout = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let lab = Lab::start(&checkout).await.unwrap();
@@ -120,13 +158,57 @@ async fn the_ramp_reaches_through_the_real_hpa_what_capacity_predicts_and_a_real
     // The ramp, 10 minutes played in 30 s: 0 -> 30,000 RPS, then held while the HPAs settle.
     let ramp = replay(&lab, "ramp", "20").run_async().await;
     ramp.assert_code(0);
-    assert_reached(&ramp, &predicted);
+    assert_reached(&ramp, &predicted, false);
     let worker = &result_event(&ramp)["replay"]["notDriven"][0];
     assert_eq!(worker["service"], "reservation-worker", "{ramp}");
     assert!(
         worker["reason"].as_str().unwrap().contains("KEDA"),
         "{ramp}"
     );
+
+    // Two caps at once: gateway-api's maxReplicas lowered in Git below its spike need (84), and a
+    // ResourceQuota lowered by hand to a few pods more than the namespace runs.
+    let values_path = "helm-values/gateway-api.yaml";
+    let values = std::fs::read_to_string(lab.git.dir.join(values_path)).unwrap();
+    assert!(values.contains("  maxReplicas: 110\n"));
+    let lowered = values.replace("  maxReplicas: 110\n", "  maxReplicas: 70\n");
+    commit_and_deploy(&lab, values_path, &lowered, "gateway-api", 70).await;
+    let quotas: Api<ResourceQuota> = Api::namespaced(lab.client.clone(), NAMESPACE);
+    let room = pods_in_namespace(&lab.client).await + 6;
+    let quota: ResourceQuota = serde_json::from_value(json!({
+        "metadata": {"name": "lowered-by-hand", "namespace": NAMESPACE},
+        "spec": {"hard": {"pods": room.to_string()}},
+    }))
+    .unwrap();
+    quotas.create(&PostParams::default(), &quota).await.unwrap();
+    let capped = replay(&lab, "spike", "10").run_async().await;
+    capped.assert_code(1);
+    let services = outcomes(&capped);
+    let gateway = &services["gateway-api"];
+    assert_eq!(gateway["short"], true, "{capped}");
+    assert_eq!(gateway["reachedAtPeak"], 70, "{capped}");
+    assert_eq!(gateway["cap"]["by"], "maxReplicas", "{capped}");
+    capped.assert_output_contains("stops at maxReplicas 70 but 84 are needed");
+    let by_quota: Vec<&String> = services
+        .iter()
+        .filter(|(_, s)| s["cap"]["by"] == "ResourceQuota")
+        .map(|(name, _)| name)
+        .collect();
+    assert!(
+        !by_quota.is_empty(),
+        "a service is capped by the quota: {capped}"
+    );
+    capped.assert_output_contains("exceeded quota: lowered-by-hand");
+
+    // Caps lifted: the spike, 6.5 minutes played in 39 s, reaches the 50,000 RPS replicas.
+    quotas
+        .delete("lowered-by-hand", &DeleteParams::default())
+        .await
+        .unwrap();
+    commit_and_deploy(&lab, values_path, &values, "gateway-api", 110).await;
+    let spike = replay(&lab, "spike", "10").run_async().await;
+    spike.assert_code(0);
+    assert_reached(&spike, &predicted, true);
 
     // A node kwok does not play: usage annotations would change nothing there, so the replay
     // refuses before it writes one.

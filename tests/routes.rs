@@ -1,39 +1,18 @@
 //! `tacos routes` end to end: the real binary on routes written to conflict and shadow each other, checked against the Gateway API's documented precedence, and `tacos lint` reporting the same model's findings at file:line.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::Value;
+use tacos_testenv::fixtures::fixture_tree;
 use tacos_testenv::{Run, tacos_command};
 use tempfile::TempDir;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
 
-/// tests/fixtures/routes/contested copied into a fresh folder, each `x.yaml.fixture` as `x.yaml`
-/// (in the repository they are not `.yaml`: `tacos lint .` at the root must not read them).
+/// tests/fixtures/routes/contested copied into a fresh folder, each `x.yaml.fixture` as `x.yaml`.
 fn contested() -> TempDir {
-    let dir = tempfile::tempdir().expect("a temporary folder");
-    copy_fixture(
-        &Path::new(FIXTURES).join("routes/contested"),
-        &dir.path().join("contested"),
-    );
-    dir
-}
-
-fn copy_fixture(from: &Path, to: &Path) {
-    if from.is_dir() {
-        std::fs::create_dir_all(to).unwrap();
-        for entry in std::fs::read_dir(from).unwrap() {
-            let entry = entry.unwrap();
-            copy_fixture(&entry.path(), &to.join(entry.file_name()));
-        }
-    } else {
-        let to = match to.to_str().and_then(|t| t.strip_suffix(".fixture")) {
-            Some(stripped) => PathBuf::from(stripped),
-            None => to.to_path_buf(),
-        };
-        std::fs::copy(from, to).unwrap();
-    }
+    fixture_tree(Path::new(FIXTURES), &["routes/contested"])
 }
 
 fn tacos(dir: &Path, args: &[&str]) -> Run {

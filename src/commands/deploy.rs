@@ -10,6 +10,7 @@ use crate::deploy::{DeployContext, DeployError, run_phase};
 use crate::exit::{ExitStatus, StatusError};
 use crate::history::{self, Changes, Entry, GitSource, KubeIdentity, RunResult, store};
 use crate::phases::PhaseError;
+use crate::phases::pin::PinMode;
 use crate::phases::render::RenderOptions;
 
 pub async fn run(
@@ -17,18 +18,44 @@ pub async fn run(
     selection: PhaseSelection,
     args: &ApplyArgs,
 ) -> anyhow::Result<ExitStatus> {
+    let pin = if args.unpin {
+        PinMode::Unpin
+    } else {
+        PinMode::Respect
+    };
+    run_as(global, selection, args, "deploy", pin).await
+}
+
+/// A deploy as `command` (deploy, rollback) writes it in the history, with `pin` saying what
+/// happens to a rollback's pin; a rollback to a commit renders the phase at that revision.
+pub async fn run_as(
+    global: &GlobalArgs,
+    selection: PhaseSelection,
+    args: &ApplyArgs,
+    command: &str,
+    pin: PinMode,
+) -> anyhow::Result<ExitStatus> {
     super::require_output(
         global.output,
         &[OutputFormat::Human, OutputFormat::Json],
-        "deploy",
+        command,
     )?;
-    let (environment_name, environment) = super::environment_named(global)?;
+    let (environment_name, mut environment) = super::environment_named(global)?;
+    if let PinMode::Pin { commit, .. } = &pin {
+        environment.git.revision = commit.clone();
+    }
     let selected = selection.phases();
     // Every phase writes to the cluster, so every run proves it is the environment's.
     let super::Connection { client, aws, kube } = super::connect(global, &environment).await?;
+    if pin == PinMode::Respect {
+        refuse_pinned(&client, &selected, &environment.git.revision).await?;
+    }
     let history = History {
         client: client.clone(),
-        template: history_template(global, &environment_name, &environment, &aws, &kube),
+        template: Entry {
+            command: command.to_string(),
+            ..history_template(global, &environment_name, &environment, &aws, &kube)
+        },
         keep: environment.history.keep as usize,
     };
     let aws = Some(aws);
@@ -52,6 +79,7 @@ pub async fn run(
         reporter: Reporter::new(format),
         applied: Mutex::new(Vec::new()),
         changes: Mutex::new(Changes::default()),
+        pin,
     };
     for phase in selected {
         let name = phase.name;
@@ -85,6 +113,38 @@ pub async fn run(
         }
     }
     Ok(ExitStatus::Clean)
+}
+
+/// Refuses, before any phase writes, a run that would move a phase a rollback pinned.
+async fn refuse_pinned(
+    client: &kube::Client,
+    phases: &[&'static crate::phases::Phase],
+    revision: &str,
+) -> anyhow::Result<()> {
+    for phase in phases.iter().filter(|p| p.pins()) {
+        let pins = crate::phases::pin::live_pins(client, phase.name)
+            .await
+            .map_err(|error| StatusError {
+                status: if crate::apply::applier::is_connection_error(&error) {
+                    ExitStatus::Unreachable
+                } else {
+                    ExitStatus::Findings
+                },
+                message: format!("cannot read the Applications in namespace argocd: {error}"),
+            })?;
+        if !pins.is_empty() {
+            return Err(StatusError {
+                status: ExitStatus::Findings,
+                message: format!(
+                    "phase {phase} is held by a rollback: {}; a deploy would move it off that commit, so nothing was applied. Pass --unpin to return the Applications to {revision} (or run `tacos rollback --phase {phase} --unpin`)",
+                    crate::phases::pin::describe(&pins),
+                    phase = phase.name
+                ),
+            }
+            .into());
+        }
+    }
+    Ok(())
 }
 
 /// Where and how this run's history entries are written.

@@ -1,4 +1,4 @@
-//! `tacos diff`: a server-side dry run of each phase against the live cluster, listing what deploy would create or change (Secret values masked).
+//! `tacos diff`: a server-side dry run of each phase against the live cluster, listing what deploy would create, change or prune (Secret values masked).
 
 use serde_json::json;
 
@@ -101,12 +101,20 @@ pub async fn run(
             .apply(&synced, &|_| {})
             .await
             .map_err(dry_run_failed)?;
+        let own_applier = Applier::new(client.clone(), options);
         applied.extend(
-            Applier::new(client.clone(), options)
+            own_applier
                 .apply(&own, &|_| {})
                 .await
                 .map_err(dry_run_failed)?,
         );
+        // The members of the phase's ApplySet the tree no longer holds: what deploy would delete
+        // (a dry-run delete each, so nothing goes).
+        let pruned = own_applier
+            .prune(&own, &applied)
+            .await
+            .map_err(dry_run_failed)?;
+        applied.extend(pruned);
         let mut phase_changes = Vec::new();
         for object in applied.iter().filter(|a| a.outcome != Outcome::Unchanged) {
             changed = true;
@@ -142,10 +150,10 @@ pub async fn run(
                 }
             );
             for (object, outcome, fields) in objects {
-                let mark = if *outcome == Outcome::Created {
-                    "+"
-                } else {
-                    "~"
+                let mark = match outcome {
+                    Outcome::Created => "+",
+                    Outcome::Pruned => "-",
+                    _ => "~",
                 };
                 println!("  {mark} {object}");
                 for field in fields {

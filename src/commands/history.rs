@@ -41,7 +41,7 @@ pub async fn run(global: &GlobalArgs, args: &HistoryArgs) -> anyhow::Result<Exit
     Ok(ExitStatus::Clean)
 }
 
-fn status(error: HistoryError) -> anyhow::Error {
+pub(super) fn status(error: HistoryError) -> anyhow::Error {
     let status = match &error {
         _ if error.is_unreachable() => ExitStatus::Unreachable,
         HistoryError::UnknownId { .. } | HistoryError::Unreadable { .. } => ExitStatus::BadInput,

@@ -10,6 +10,7 @@ pub mod lint;
 pub mod loadtest;
 pub mod plan;
 pub mod replay;
+pub mod rollback;
 pub mod routes;
 pub mod verify;
 
@@ -57,6 +58,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Doctor { fail_on } => doctor::run(global, *fail_on).await,
         Command::EksToken => eks::print_token(global).await,
         Command::History(args) => history::run(global, args).await,
+        Command::Rollback(args) => rollback::run(global, args).await,
     }
 }
 

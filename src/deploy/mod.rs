@@ -15,6 +15,7 @@ use crate::apply::{Applied, Applier, ApplyError, ApplyOptions, Mode, Outcome};
 use crate::aws::AwsContext;
 use crate::config::Environment;
 use crate::phases::check::{ConfigSource, PREVIOUS_PHASE_HEALTHY, run_checks};
+use crate::phases::pin;
 use crate::phases::render::{self, RenderOptions};
 use crate::phases::{CheckContext, CheckOutcome, Phase, PhaseError};
 use crate::repo::{Object, ObjectKey};
@@ -88,6 +89,8 @@ pub struct DeployContext {
     pub applied: Mutex<Vec<String>>,
     /// What the current phase changed so far, for its history entry (reset by each phase).
     pub changes: Mutex<crate::history::Changes>,
+    /// Whether this run respects, lifts or sets a rollback pin on the phase's Applications.
+    pub pin: pin::PinMode,
 }
 
 impl DeployContext {
@@ -138,7 +141,10 @@ pub async fn run_phase(
     *context.changes.lock().unwrap_or_else(|p| p.into_inner()) = Default::default();
     let reporter = &context.reporter;
     reporter.phase_started(name, phase.summary);
-    let objects = render::render_phase(phase, &context.render).await?;
+    let mut objects = render::render_phase(phase, &context.render).await?;
+    if let pin::PinMode::Pin { commit, by } = &context.pin {
+        pin::stamp(&mut objects, name, commit, by);
+    }
     let check_context = CheckContext {
         phase,
         client: &context.client,

@@ -45,6 +45,11 @@ pub const PHASE: Phase = Phase {
             in_verify: true,
         },
         super::lbc::ACCEPTS_TARGET_GROUPS,
+        Check {
+            info: NOT_PINNED,
+            run: |cx| Box::pin(not_pinned(cx)),
+            in_verify: true,
+        },
     ],
     waits_for: "every Application Synced and Healthy at the expected revision; each service available at its autoscaler's floor",
     postflight: &super::posture::CHECKS,
@@ -67,6 +72,41 @@ rule!(
     "the ElastiCache caches the services are configured to call admit the EKS cluster's security group",
     "authorize TCP on the cache port from the cluster's security group, or point the service at the right cache"
 );
+
+rule!(
+    NOT_PINNED,
+    "deploy",
+    "gitops-not-pinned",
+    Warning,
+    "the phase's Applications follow the environment's revision: no rollback holds them at a commit",
+    "once the fix is in Git, `tacos rollback --phase apps --unpin` (or `tacos deploy --phase apps --unpin`) returns them to the environment's revision"
+);
+
+/// A warning per Application a rollback pinned, naming the commit and what it was rolled back to.
+async fn not_pinned(cx: &CheckContext<'_>) -> Result<Vec<Finding>, PhaseError> {
+    let pins = super::pin::live_pins(cx.client, cx.phase.name)
+        .await
+        .map_err(|error| match error {
+            kube::Error::Api(status) if status.code == 403 => PhaseError::PermissionDenied(
+                format!("list Applications in namespace argocd ({})", status.message),
+            ),
+            other => PhaseError::ClusterUnreachable(other.to_string()),
+        })?;
+    Ok(pins
+        .into_iter()
+        .map(|pin| {
+            Finding::new(
+                &NOT_PINNED,
+                format!("Application argocd/{}", pin.application),
+                None,
+                format!(
+                    "pinned at commit {} by `tacos rollback --phase {} --to {}`: Argo CD holds it there whatever the branch holds",
+                    pin.commit, cx.phase.name, pin.by
+                ),
+            )
+        })
+        .collect())
+}
 
 async fn irsa_roles_exist(cx: &CheckContext<'_>) -> Result<Vec<Finding>, PhaseError> {
     let aws = cx.aws()?;

@@ -7,6 +7,7 @@ pub mod gateway;
 pub mod lbc;
 pub mod loadtest;
 pub mod monitoring;
+pub mod pin;
 pub mod posture;
 pub mod render;
 pub mod substitute;
@@ -72,6 +73,14 @@ pub fn get(name: &str) -> Option<&'static Phase> {
 }
 
 impl Phase {
+    /// Whether `tacos rollback` can pin the phase: its Applications are what Argo CD syncs from
+    /// Git, and it checks for a pin (apps).
+    pub fn pins(&self) -> bool {
+        self.preflight
+            .iter()
+            .any(|check| check.info.id == apps::NOT_PINNED.id)
+    }
+
     /// The phase this one depends on.
     pub fn dependency(&self) -> Option<&'static Phase> {
         self.depends_on.and_then(get)

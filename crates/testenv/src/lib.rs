@@ -4,6 +4,7 @@
 //! crate only starts, wires and stops them. Nothing here fakes an API: every request goes to the
 //! real kube-apiserver or the real moto server.
 
+pub mod apply;
 pub mod argocd;
 pub mod aws;
 pub mod aws_network;
@@ -11,6 +12,7 @@ pub mod binaries;
 pub mod charts;
 pub mod control_plane;
 pub mod crds;
+pub mod fixtures;
 pub mod git;
 pub mod http_files;
 pub mod lab;

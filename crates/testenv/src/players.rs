@@ -4,12 +4,10 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
-use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams};
+use kube::api::{Api, DynamicObject, ListParams};
 use kube::core::{ApiResource, GroupVersionKind};
-use serde::Deserialize;
-use serde_json::{Value, json};
 
-use crate::{AwsEmulator, Result, TestenvError, kube_err, play};
+use crate::{AwsEmulator, Result, TestenvError, play};
 
 /// What the players need: the cluster, the emulator and its hosted zone.
 pub struct Players {
@@ -208,47 +206,17 @@ pub async fn install_load_balancer_controller(client: &kube::Client, helm: &Path
         });
     }
     let text = String::from_utf8_lossy(&output.stdout).to_string();
-    let params = PatchParams::apply("tacos-testenv").force();
-    for document in serde_yaml_ng::Deserializer::from_str(&text) {
-        let mut object = Value::deserialize(document).map_err(|e| TestenvError::Parse {
-            path: chart.clone(),
-            message: e.to_string(),
-        })?;
-        let kind = object["kind"].as_str().unwrap_or_default().to_string();
-        if object.is_null()
-            || matches!(
-                kind.as_str(),
-                "MutatingWebhookConfiguration" | "ValidatingWebhookConfiguration" | "List"
-            )
-        {
-            continue;
-        }
-        let api_version = object["apiVersion"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
-        let (group, version) = api_version.rsplit_once('/').unwrap_or(("", &api_version));
-        let (resource, capabilities) =
-            kube::discovery::pinned_kind(client, &GroupVersionKind::gvk(group, version, &kind))
-                .await
-                .map_err(kube_err(format!("discover {api_version} {kind}")))?;
-        let name = object["metadata"]["name"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
-        let api: Api<DynamicObject> = if capabilities.scope == kube::discovery::Scope::Namespaced {
-            if object["metadata"]["namespace"].is_null() {
-                object["metadata"]["namespace"] = json!("kube-system");
-            }
-            Api::namespaced_with(client.clone(), "kube-system", &resource)
-        } else {
-            Api::all_with(client.clone(), &resource)
-        };
-        api.patch(&name, &params, &Patch::Apply(&object))
-            .await
-            .map_err(kube_err(format!(
-                "install the AWS Load Balancer Controller's {kind} {name}"
-            )))?;
-    }
-    Ok(())
+    crate::apply::apply_yaml(
+        client,
+        &chart,
+        &text,
+        "tacos-testenv",
+        "kube-system",
+        &[
+            "MutatingWebhookConfiguration",
+            "ValidatingWebhookConfiguration",
+            "List",
+        ],
+    )
+    .await
 }
