@@ -31,6 +31,10 @@ pub struct Binaries {
     /// Folder of upstream CRD folders (one per project and version).
     pub upstream_crds: PathBuf,
     pub kubernetes_version: String,
+    /// kubeconform, the manifest validator the lint bench times tacos lint against.
+    pub kubeconform: PathBuf,
+    /// The OpenAPI v2 document (swagger.json) Kubernetes publishes for the pinned version.
+    pub kubernetes_openapi: PathBuf,
 }
 
 impl Binaries {
@@ -80,6 +84,15 @@ impl Binaries {
                 .join("bin/moto_server"),
             upstream_crds: cache.join("crds"),
             kubernetes_version: version("KUBERNETES_VERSION"),
+            kubeconform: bin
+                .join(format!("kubeconform-{}", version("KUBECONFORM_VERSION")))
+                .join("kubeconform"),
+            kubernetes_openapi: cache
+                .join(format!(
+                    "kubernetes-openapi-{}",
+                    version("KUBERNETES_VERSION")
+                ))
+                .join("swagger.json"),
         })
     }
 
