@@ -15,6 +15,7 @@ pub mod history;
 pub mod k8s;
 pub mod lint;
 pub mod loadtest;
+pub mod parallel;
 pub mod phases;
 pub mod repo;
 pub mod report;

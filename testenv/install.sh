@@ -2,7 +2,7 @@
 # Builds (or finds cached) everything the local test environment runs, on a fresh machine that
 # reaches only the package registries:
 #   - etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, kwok, helm,
-#     metrics-server:
+#     metrics-server, kubeconform (what the lint bench times tacos against):
 #     built from their Go modules (wrapper modules under testenv/go/, pinned by go.sum);
 #   - upstream CRDs: `go mod download` of the projects' own Go modules (testenv/crds.txt);
 #   - moto's server (the AWS emulator) in a virtualenv, pinned in testenv/requirements.txt.
@@ -117,6 +117,25 @@ install_argocd() {
   fi
 }
 
+# kubeconform, the manifest validator `cargo bench --bench lint` times tacos lint against, and the
+# OpenAPI v2 document Kubernetes publishes for the pinned version (api/openapi-spec/swagger.json
+# in the k8s.io/kubernetes module, pinned by testenv/go/kubernetes/go.sum): the bench makes
+# kubeconform's JSON schemas from it, as no schema can be downloaded here.
+install_kubeconform() {
+  build_go "kubeconform $KUBECONFORM_VERSION" "$cache/bin/kubeconform-$KUBECONFORM_VERSION" kubeconform \
+    "-X main.version=$KUBECONFORM_VERSION" github.com/yannh/kubeconform/cmd/kubeconform
+  local openapi="$cache/kubernetes-openapi-$KUBERNETES_VERSION"
+  if [ ! -f "$openapi/.complete" ]; then
+    log "taking the Kubernetes $KUBERNETES_VERSION OpenAPI document from its Go module"
+    local dir
+    dir=$(cd "$here/go/kubernetes" && go mod download -json "k8s.io/kubernetes@$KUBERNETES_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+    rm -rf "$openapi" && mkdir -p "$openapi"
+    cp "$dir/api/openapi-spec/swagger.json" "$openapi/"
+    chmod -R u+w "$openapi"
+    touch "$openapi/.complete"
+  fi
+}
+
 # Redis for Argo CD's controllers, from Debian (it is not started here: the tests start their own).
 install_redis() {
   command -v redis-server >/dev/null 2>&1 && return 0
@@ -207,6 +226,8 @@ export TACOS_TESTENV_CRDS=$cache/crds
 export TACOS_TESTENV_BIN_ARGOCD=$cache/bin/argocd-$ARGOCD_VERSION
 export TACOS_TESTENV_REDIS_SERVER=$(command -v redis-server || echo /usr/bin/redis-server)
 export TACOS_TESTENV_MOTO=$cache/venv-moto-$MOTO_VERSION/bin/moto_server
+export TACOS_TESTENV_BIN_KUBECONFORM=$cache/bin/kubeconform-$KUBECONFORM_VERSION
+export TACOS_TESTENV_KUBERNETES_OPENAPI=$cache/kubernetes-openapi-$KUBERNETES_VERSION
 ENV
 }
 
@@ -215,9 +236,9 @@ main() {
   local only=${1:-all}
   case "$only" in
     --print-env) print_env; return ;;
-    kubernetes|etcd|kwok|metrics_server|helm|argocd|redis|crds|moto|sarif_schema) "install_$only"; return ;;
+    kubernetes|etcd|kwok|metrics_server|helm|argocd|redis|crds|moto|sarif_schema|kubeconform) "install_$only"; return ;;
     all) ;;
-    *) echo "usage: testenv/install.sh [all|kubernetes|etcd|kwok|metrics_server|helm|argocd|redis|crds|moto|sarif_schema|--print-env]" >&2; exit 2 ;;
+    *) echo "usage: testenv/install.sh [all|kubernetes|etcd|kwok|metrics_server|helm|argocd|redis|crds|moto|sarif_schema|kubeconform|--print-env]" >&2; exit 2 ;;
   esac
   install_moto
   install_crds
@@ -229,6 +250,7 @@ main() {
   install_redis
   install_argocd
   install_sarif_schema
+  install_kubeconform
   print_env > "$cache/env.sh"
   log "test environment ready: source $cache/env.sh"
 }

@@ -375,9 +375,9 @@ impl Layer {
             return Err((document.start, "its values are not a mapping".into()));
         }
         Ok(Layer {
+            positions: document.positions().clone(),
             value: document.value,
             file: file.to_path_buf(),
-            positions: document.positions,
             start: document.start,
         })
     }
@@ -425,13 +425,13 @@ fn inline_layers(application: &Object, source_pointer: &str, source: &Value) -> 
                 },
             };
             layers.push(Layer {
+                positions: document
+                    .positions()
+                    .iter()
+                    .map(|(pointer, p)| (pointer.clone(), place(*p)))
+                    .collect(),
                 value: document.value,
                 file: file.clone(),
-                positions: document
-                    .positions
-                    .into_iter()
-                    .map(|(pointer, p)| (pointer, place(p)))
-                    .collect(),
                 start: Position {
                     line: key.line,
                     column: key.column,
@@ -446,7 +446,7 @@ fn inline_layers(application: &Object, source_pointer: &str, source: &Value) -> 
             value: source["helm"]["valuesObject"].clone(),
             file,
             positions: document
-                .positions
+                .positions()
                 .iter()
                 .filter_map(|(pointer, p)| {
                     let rest = pointer.strip_prefix(&prefix)?;

@@ -13,7 +13,7 @@ pub mod scaling;
 pub mod secrets;
 pub mod sync_options;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use crate::repo::{LoadProblem, Object, Tree};
 use crate::report::{Finding, RuleInfo, rule, sort_findings};
@@ -162,11 +162,14 @@ pub fn catalogue() -> Vec<RuleInfo> {
 /// Runs every family, drops findings silenced by a reasoned ignore annotation on their object,
 /// and reports ignore annotations without a reason.
 pub fn run(context: &LintContext<'_>) -> Vec<Finding> {
-    let mut findings: Vec<Finding> = families()
-        .iter()
-        .flat_map(|family| (family.check)(context))
-        .collect();
-    findings.retain(|finding| !is_silenced(context.tree, finding));
+    // Families read the tree and nothing else: they run side by side, their findings in order.
+    let mut findings: Vec<Finding> =
+        crate::parallel::map_in_order(&families(), |family| (family.check)(context))
+            .into_iter()
+            .flatten()
+            .collect();
+    let ignoring = Ignoring::of(context.tree);
+    findings.retain(|finding| !ignoring.silences(finding));
     for object in &context.tree.objects {
         let annotations = object.value["metadata"]["annotations"].as_object();
         for (key, value) in annotations.into_iter().flatten() {
@@ -225,13 +228,40 @@ pub fn input_findings(problems: &[LoadProblem]) -> Vec<Finding> {
     findings
 }
 
-fn is_silenced(tree: &Tree, finding: &Finding) -> bool {
-    tree.objects.iter().any(|object| {
-        subject(object) == finding.subject
-            && object
-                .annotation(&format!("{IGNORE_PREFIX}{}", finding.rule))
-                .is_some_and(|reason| !reason.trim().is_empty())
-    })
+/// The objects that carry ignore annotations, by how findings name them: looked up once per
+/// finding instead of scanning the tree.
+struct Ignoring<'a> {
+    by_subject: HashMap<String, Vec<&'a Object>>,
+}
+
+impl<'a> Ignoring<'a> {
+    fn of(tree: &'a Tree) -> Self {
+        let mut by_subject: HashMap<String, Vec<&'a Object>> = HashMap::new();
+        for object in &tree.objects {
+            let annotations = object.value["metadata"]["annotations"].as_object();
+            if annotations
+                .into_iter()
+                .flatten()
+                .any(|(key, _)| key.starts_with(IGNORE_PREFIX))
+            {
+                by_subject.entry(subject(object)).or_default().push(object);
+            }
+        }
+        Self { by_subject }
+    }
+
+    /// Whether an object the finding is about ignores its rule, with a reason.
+    fn silences(&self, finding: &Finding) -> bool {
+        self.by_subject
+            .get(&finding.subject)
+            .into_iter()
+            .flatten()
+            .any(|object| {
+                object
+                    .annotation(&format!("{IGNORE_PREFIX}{}", finding.rule))
+                    .is_some_and(|reason| !reason.trim().is_empty())
+            })
+    }
 }
 
 /// Runs one family's check over inline YAML read as `test.yaml` (the families' unit tests).

@@ -73,8 +73,7 @@ struct Namespace<'a> {
 impl<'a> Namespace<'a> {
     fn of(tree: &'a Tree, name: &'a str) -> Namespace<'a> {
         let policies = tree
-            .of_kind("networking.k8s.io", "NetworkPolicy")
-            .filter(|policy| policy.namespace() == Some(name))
+            .in_namespace("networking.k8s.io", "NetworkPolicy", Some(name))
             .collect();
         Namespace { name, policies }
     }
@@ -182,9 +181,8 @@ pub fn check(context: &LintContext<'_>) -> Vec<Finding> {
         let namespace = Namespace::of(tree, name);
         findings.extend(missing_default_deny(tree, &namespace));
         let workloads = tree
-            .objects
-            .iter()
-            .filter(|o| o.pod_spec().is_some() && o.namespace() == Some(name));
+            .all_in_namespace(name)
+            .filter(|o| o.pod_spec().is_some());
         for workload in workloads {
             findings.extend(unallowed_traffic(tree, &namespace, workload));
             findings.extend(missing_dns(&namespace, workload));
@@ -205,9 +203,8 @@ fn missing_default_deny(tree: &Tree, namespace: &Namespace<'_>) -> Option<Findin
     let located_at = tree
         .find("", "Namespace", None, namespace.name)
         .or_else(|| {
-            tree.objects
-                .iter()
-                .find(|o| o.pod_spec().is_some() && o.namespace() == Some(namespace.name))
+            tree.all_in_namespace(namespace.name)
+                .find(|o| o.pod_spec().is_some())
         });
     Some(Finding::new(
         &DEFAULT_DENY,

@@ -55,10 +55,21 @@ fn load_paths(paths: &[PathBuf], options: &LoadOptions, keep_going: bool) -> Loa
         ..Tree::default()
     };
     let mut problems = Vec::new();
+    let mut files = Vec::new();
     for path in paths {
-        let explicit_file = path.is_file();
+        let explicit = path.is_file();
         for file in collect_files(path, &mut tree.charts, &mut problems) {
-            load_file(&file, explicit_file, &mut tree, &mut problems);
+            files.push((file, explicit));
+        }
+    }
+    // Files are read and parsed on every core; their objects and problems keep the files' order.
+    let reads =
+        crate::parallel::map_in_order(&files, |(file, explicit)| read_file(file, *explicit));
+    for (read, (file, _)) in reads.into_iter().zip(&files) {
+        tree.objects.extend(read.objects);
+        problems.extend(read.problems);
+        if read.skipped {
+            tree.skipped.push(file.clone());
         }
     }
     if (keep_going || problems.is_empty()) && options.render_charts {
@@ -75,6 +86,7 @@ fn load_paths(paths: &[PathBuf], options: &LoadOptions, keep_going: bool) -> Loa
             !duplicates.contains(&(position - 1))
         });
     }
+    tree.objects_changed();
     problems.sort();
     problems.dedup();
     Loaded { tree, problems }
@@ -92,7 +104,7 @@ pub fn load_str(file: &str, text: &str) -> Result<Tree, LoadError> {
                     &path,
                     &Arc::new(document),
                     String::new(),
-                    &mut tree,
+                    &mut tree.objects,
                     &mut problems,
                 );
             }
@@ -195,7 +207,22 @@ fn collect_files(
     files
 }
 
-fn load_file(file: &Path, explicit: bool, tree: &mut Tree, problems: &mut Vec<LoadProblem>) {
+/// What one file holds: its objects and problems, or that it holds no Kubernetes object.
+#[derive(Default)]
+struct FileRead {
+    objects: Vec<Object>,
+    problems: Vec<LoadProblem>,
+    skipped: bool,
+}
+
+fn read_file(file: &Path, explicit: bool) -> FileRead {
+    let mut read = FileRead::default();
+    read_file_into(file, explicit, &mut read);
+    read
+}
+
+fn read_file_into(file: &Path, explicit: bool, read: &mut FileRead) {
+    let problems = &mut read.problems;
     let size = match std::fs::metadata(file) {
         Ok(metadata) => metadata.len(),
         Err(error) => return problems.push(problem(file, 0, 0, format!("cannot read: {error}"))),
@@ -261,7 +288,7 @@ fn load_file(file: &Path, explicit: bool, tree: &mut Tree, problems: &mut Vec<Lo
                 "holds no Kubernetes object (no document has apiVersion and kind)",
             ));
         } else {
-            tree.skipped.push(file.to_path_buf());
+            read.skipped = true;
         }
         return;
     }
@@ -275,10 +302,16 @@ fn load_file(file: &Path, explicit: bool, tree: &mut Tree, problems: &mut Vec<Lo
                 .map(Vec::len)
                 .unwrap_or(0);
             for index in 0..items {
-                add_object(file, &document, format!("/items/{index}"), tree, problems);
+                add_object(
+                    file,
+                    &document,
+                    format!("/items/{index}"),
+                    &mut read.objects,
+                    problems,
+                );
             }
         } else {
-            add_object(file, &document, String::new(), tree, problems);
+            add_object(file, &document, String::new(), &mut read.objects, problems);
         }
     }
 }
@@ -287,7 +320,7 @@ fn add_object(
     file: &Path,
     document: &Arc<Document>,
     pointer: String,
-    tree: &mut Tree,
+    objects: &mut Vec<Object>,
     problems: &mut Vec<LoadProblem>,
 ) {
     let value = if pointer.is_empty() {
@@ -372,23 +405,27 @@ fn add_object(
             ),
         );
     }
-    tree.objects.push(object);
+    objects.push(object);
 }
 
 /// Reports every object defined again after its first definition; returns their positions.
 fn find_duplicates(objects: &[Object], problems: &mut Vec<LoadProblem>) -> HashSet<usize> {
-    let mut seen: HashMap<ObjectKey, Location> = HashMap::new();
+    // The first definition's position; its location is looked up only for a duplicate.
+    let mut seen: HashMap<ObjectKey, usize> = HashMap::with_capacity(objects.len());
     let mut duplicates = HashSet::new();
     for (position, object) in objects.iter().enumerate() {
         let key = object.key();
-        if let Some(first) = seen.get(&key) {
+        if let Some(&first) = seen.get(&key) {
             problems.push(LoadProblem {
                 location: object.location(),
-                message: format!("duplicate object {key}: also defined at {first}; keep one"),
+                message: format!(
+                    "duplicate object {key}: also defined at {}; keep one",
+                    objects[first].location()
+                ),
             });
             duplicates.insert(position);
         } else {
-            seen.insert(key, object.location());
+            seen.insert(key, position);
         }
     }
     duplicates

@@ -40,11 +40,62 @@ fn render_problems(problems: &[LoadProblem]) -> String {
     text
 }
 
-/// Positions of objects in `Tree::objects` by (group, kind, namespace).
-type KindIndex = HashMap<(String, String, Option<String>), Vec<usize>>;
+/// Positions in `Tree::objects` of one kind's objects, in tree order: all of them, and by namespace.
+#[derive(Debug, Default)]
+struct KindPositions {
+    all: Vec<usize>,
+    by_namespace: HashMap<String, Vec<usize>>,
+    cluster_scoped: Vec<usize>,
+}
+
+/// Positions of objects in `Tree::objects` by group and kind, and by namespace.
+#[derive(Debug, Default)]
+struct TreeIndex {
+    /// How many objects the tree held when the index was built.
+    objects: usize,
+    by_kind: HashMap<String, HashMap<String, KindPositions>>,
+    by_namespace: HashMap<String, Vec<usize>>,
+}
+
+impl TreeIndex {
+    fn of(objects: &[Object]) -> Self {
+        let mut index = Self {
+            objects: objects.len(),
+            ..Self::default()
+        };
+        for (position, object) in objects.iter().enumerate() {
+            let kind = index
+                .by_kind
+                .entry(object.group().to_string())
+                .or_default()
+                .entry(object.kind().to_string())
+                .or_default();
+            kind.all.push(position);
+            match object.namespace() {
+                Some(namespace) => {
+                    kind.by_namespace
+                        .entry(namespace.to_string())
+                        .or_default()
+                        .push(position);
+                    index
+                        .by_namespace
+                        .entry(namespace.to_string())
+                        .or_default()
+                        .push(position);
+                }
+                None => kind.cluster_scoped.push(position),
+            }
+        }
+        index
+    }
+
+    fn kind(&self, group: &str, kind: &str) -> Option<&KindPositions> {
+        self.by_kind.get(group)?.get(kind)
+    }
+}
 
 /// Every object of a tree, in the order read (files sorted by path, documents in file order).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct Tree {
     pub roots: Vec<PathBuf>,
     pub objects: Vec<Object>,
@@ -52,9 +103,22 @@ pub struct Tree {
     pub skipped: Vec<PathBuf>,
     /// Helm chart folders found (rendered only through the Applications that use them).
     pub charts: Vec<PathBuf>,
-    /// Objects by (group, kind, namespace), built on first use: rules that look up related
-    /// objects (a workload's autoscaler, PDBs, Services) stay linear in the tree's size.
-    index: std::sync::OnceLock<KindIndex>,
+    /// Objects by kind and namespace, built on first use (after loading: `objects` is not changed
+    /// once rules run), so rules that look up related objects stay linear in the tree's size.
+    index: std::sync::OnceLock<TreeIndex>,
+}
+
+impl Clone for Tree {
+    /// A clone builds its own index when first asked: its objects may be changed before that.
+    fn clone(&self) -> Self {
+        Self {
+            roots: self.roots.clone(),
+            objects: self.objects.clone(),
+            skipped: self.skipped.clone(),
+            charts: self.charts.clone(),
+            index: std::sync::OnceLock::new(),
+        }
+    }
 }
 
 impl Tree {
@@ -66,46 +130,68 @@ impl Tree {
         }
     }
 
-    /// Objects of that group and kind in `namespace` (None: without a namespace).
+    fn index(&self) -> &TreeIndex {
+        let index = self.index.get_or_init(|| TreeIndex::of(&self.objects));
+        debug_assert_eq!(
+            index.objects,
+            self.objects.len(),
+            "objects were added or removed after the tree was indexed"
+        );
+        index
+    }
+
+    /// Forgets the index after `objects` changed (the loader adds rendered objects and drops
+    /// duplicates after rendering looked objects up).
+    fn objects_changed(&mut self) {
+        self.index = std::sync::OnceLock::new();
+    }
+
+    fn at<'a>(&'a self, positions: &'a [usize]) -> impl Iterator<Item = &'a Object> + 'a {
+        positions.iter().map(|&position| &self.objects[position])
+    }
+
+    /// Objects of that group and kind in `namespace` (None: without a namespace), in tree order.
     pub fn in_namespace<'a>(
         &'a self,
         group: &str,
         kind: &str,
         namespace: Option<&str>,
     ) -> impl Iterator<Item = &'a Object> + 'a {
-        let index = self.index.get_or_init(|| {
-            let mut index = KindIndex::new();
-            for (position, object) in self.objects.iter().enumerate() {
-                let key = (
-                    object.group().to_string(),
-                    object.kind().to_string(),
-                    object.namespace().map(str::to_string),
-                );
-                index.entry(key).or_default().push(position);
-            }
-            index
-        });
-        let key = (
-            group.to_string(),
-            kind.to_string(),
-            namespace.map(str::to_string),
-        );
-        index
-            .get(&key)
-            .into_iter()
-            .flatten()
-            .map(|&position| &self.objects[position])
+        let positions = self
+            .index()
+            .kind(group, kind)
+            .and_then(|kind| match namespace {
+                Some(namespace) => kind.by_namespace.get(namespace),
+                None => Some(&kind.cluster_scoped),
+            })
+            .map_or(&[][..], Vec::as_slice);
+        self.at(positions)
     }
 
-    pub fn of_kind<'a>(
+    /// Every object in `namespace`, of any kind, in tree order.
+    pub fn all_in_namespace<'a>(
         &'a self,
-        group: &'a str,
-        kind: &'a str,
+        namespace: &str,
     ) -> impl Iterator<Item = &'a Object> + 'a {
-        self.objects.iter().filter(move |o| o.is(group, kind))
+        let positions = self
+            .index()
+            .by_namespace
+            .get(namespace)
+            .map_or(&[][..], Vec::as_slice);
+        self.at(positions)
     }
 
-    /// The object of that group and kind named `name` in `namespace` (None for cluster-scoped).
+    /// Objects of that group and kind, in tree order.
+    pub fn of_kind<'a>(&'a self, group: &str, kind: &str) -> impl Iterator<Item = &'a Object> + 'a {
+        let positions = self
+            .index()
+            .kind(group, kind)
+            .map_or(&[][..], |kind| kind.all.as_slice());
+        self.at(positions)
+    }
+
+    /// The first object of that group and kind named `name`, in `namespace`, or in any namespace
+    /// when `namespace` is None.
     pub fn find(
         &self,
         group: &str,
@@ -113,9 +199,11 @@ impl Tree {
         namespace: Option<&str>,
         name: &str,
     ) -> Option<&Object> {
-        self.objects
-            .iter()
-            .filter(|o| o.is(group, kind))
-            .find(|o| o.name() == name && (namespace.is_none() || o.namespace() == namespace))
+        match namespace {
+            Some(namespace) => self
+                .in_namespace(group, kind, Some(namespace))
+                .find(|o| o.name() == name),
+            None => self.of_kind(group, kind).find(|o| o.name() == name),
+        }
     }
 }

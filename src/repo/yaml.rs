@@ -1,6 +1,7 @@
 //! Parses multi-document YAML into JSON values with the line and column of every node (saphyr's marked tree).
 
 use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
 
 use saphyr::{LoadableYamlNode, MarkedYaml, Scalar, YamlData};
 use serde_json::{Map, Number, Value};
@@ -17,16 +18,38 @@ pub struct Position {
 pub struct Document {
     pub value: Value,
     pub start: Position,
-    pub positions: HashMap<String, Position>,
+    text: Arc<SourceText>,
+    /// Which of the text's documents this is (among those kept: empty ones are dropped).
+    number: usize,
+}
+
+/// The text documents were parsed from, and the positions of their nodes: worked out on the
+/// first look-up (most objects are never asked where a field is), then for every document of it.
+#[derive(Debug)]
+struct SourceText {
+    text: String,
+    positions: OnceLock<Vec<HashMap<String, Position>>>,
 }
 
 impl Document {
+    /// Where each node of the document (by JSON pointer) is written.
+    pub fn positions(&self) -> &HashMap<String, Position> {
+        static NONE: OnceLock<HashMap<String, Position>> = OnceLock::new();
+        let all = self
+            .text
+            .positions
+            .get_or_init(|| positions_of(&self.text.text));
+        all.get(self.number)
+            .unwrap_or_else(|| NONE.get_or_init(HashMap::new))
+    }
+
     /// The position of the node at `pointer` (e.g. `/spec/template/spec/containers/0`), or of the
     /// closest ancestor that exists, or of the document itself.
     pub fn position_of(&self, pointer: &str) -> Position {
+        let positions = self.positions();
         let mut pointer = pointer;
         loop {
-            if let Some(position) = self.positions.get(pointer) {
+            if let Some(position) = positions.get(pointer) {
                 return *position;
             }
             match pointer.rfind('/') {
@@ -65,7 +88,30 @@ fn error_at(position: Position, message: impl Into<String>) -> YamlError {
 
 /// Parses every document of `text`. Empty documents (a lone `---`, comments only) are dropped.
 pub fn parse_documents(text: &str) -> Result<Vec<Document>, YamlError> {
-    let nodes = MarkedYaml::load_from_str(text).map_err(|e| {
+    let nodes = load(text)?;
+    let lines: Vec<&str> = text.lines().collect();
+    let source = Arc::new(SourceText {
+        text: text.to_string(),
+        positions: OnceLock::new(),
+    });
+    let mut documents = Vec::with_capacity(nodes.len());
+    for node in &nodes {
+        let value = convert(node, &lines, &mut String::new(), &mut None)?;
+        if value.is_null() {
+            continue;
+        }
+        documents.push(Document {
+            value,
+            start: position(node),
+            text: source.clone(),
+            number: documents.len(),
+        });
+    }
+    Ok(documents)
+}
+
+fn load(text: &str) -> Result<Vec<MarkedYaml<'_>>, YamlError> {
+    MarkedYaml::load_from_str(text).map_err(|e| {
         let marker = e.marker();
         error_at(
             Position {
@@ -74,23 +120,22 @@ pub fn parse_documents(text: &str) -> Result<Vec<Document>, YamlError> {
             },
             e.info().to_string(),
         )
-    })?;
+    })
+}
+
+/// The positions of every node of every document `parse_documents` keeps from `text` (which
+/// parsed once already, so it parses again).
+fn positions_of(text: &str) -> Vec<HashMap<String, Position>> {
     let lines: Vec<&str> = text.lines().collect();
-    let mut documents = Vec::with_capacity(nodes.len());
-    for node in &nodes {
-        let start = position(node);
-        let mut positions = HashMap::new();
-        let value = convert(node, &lines, &mut String::new(), &mut positions)?;
-        if value.is_null() {
-            continue;
+    let mut all = Vec::new();
+    for node in load(text).unwrap_or_default() {
+        let mut positions = Some(HashMap::new());
+        match convert(&node, &lines, &mut String::new(), &mut positions) {
+            Ok(value) if !value.is_null() => all.extend(positions),
+            _ => {}
         }
-        documents.push(Document {
-            value,
-            start,
-            positions,
-        });
     }
-    Ok(documents)
+    all
 }
 
 fn position(node: &MarkedYaml<'_>) -> Position {
@@ -102,16 +147,22 @@ fn position(node: &MarkedYaml<'_>) -> Position {
 
 /// Escapes a mapping key for use in a JSON pointer (RFC 6901).
 pub fn escape_pointer_token(token: &str) -> String {
-    token.replace('~', "~0").replace('/', "~1")
+    if token.contains(['~', '/']) {
+        token.replace('~', "~0").replace('/', "~1")
+    } else {
+        token.to_string()
+    }
 }
 
 fn convert(
     node: &MarkedYaml<'_>,
     lines: &[&str],
     pointer: &mut String,
-    positions: &mut HashMap<String, Position>,
+    positions: &mut Option<HashMap<String, Position>>,
 ) -> Result<Value, YamlError> {
-    positions.insert(pointer.clone(), position(node));
+    if let Some(positions) = positions {
+        positions.insert(pointer.clone(), position(node));
+    }
     Ok(match &node.data {
         YamlData::Value(Scalar::Integer(i)) => {
             Value::Number(yaml_1_1_octal(lines, position(node)).unwrap_or(*i).into())
@@ -122,8 +173,10 @@ fn convert(
             let mut out = Vec::with_capacity(items.len());
             for (index, item) in items.iter().enumerate() {
                 let len = pointer.len();
-                pointer.push('/');
-                pointer.push_str(&index.to_string());
+                if positions.is_some() {
+                    pointer.push('/');
+                    pointer.push_str(&index.to_string());
+                }
                 out.push(convert(item, lines, pointer, positions)?);
                 pointer.truncate(len);
             }
@@ -147,11 +200,15 @@ fn convert(
                     }
                 };
                 let len = pointer.len();
-                pointer.push('/');
-                pointer.push_str(&escape_pointer_token(&key_text));
+                if positions.is_some() {
+                    pointer.push('/');
+                    pointer.push_str(&escape_pointer_token(&key_text));
+                }
                 let converted = convert(value, lines, pointer, positions)?;
                 // The key's own line is more useful than the value's (a block value starts on the next line).
-                positions.insert(pointer.clone(), position(key));
+                if let Some(positions) = positions {
+                    positions.insert(pointer.clone(), position(key));
+                }
                 pointer.truncate(len);
                 out.insert(key_text, converted);
             }

@@ -34,6 +34,10 @@ pub struct Binaries {
     /// once per machine, not into the user's own cache.
     pub tacos_cache: PathBuf,
     pub kubernetes_version: String,
+    /// kubeconform, the manifest validator the lint bench times tacos lint against.
+    pub kubeconform: PathBuf,
+    /// The OpenAPI v2 document (swagger.json) Kubernetes publishes for the pinned version.
+    pub kubernetes_openapi: PathBuf,
 }
 
 impl Binaries {
@@ -84,6 +88,15 @@ impl Binaries {
             upstream_crds: cache.join("crds"),
             tacos_cache: cache.join("tacos-cache"),
             kubernetes_version: version("KUBERNETES_VERSION"),
+            kubeconform: bin
+                .join(format!("kubeconform-{}", version("KUBECONFORM_VERSION")))
+                .join("kubeconform"),
+            kubernetes_openapi: cache
+                .join(format!(
+                    "kubernetes-openapi-{}",
+                    version("KUBERNETES_VERSION")
+                ))
+                .join("swagger.json"),
         })
     }
 
