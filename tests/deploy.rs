@@ -439,7 +439,7 @@ async fn every_phase_comes_up_on_the_simulated_cluster_and_a_second_run_changes_
         .to_string();
     let configuration = kube::core::ApiResource::from_gvk(&kube::core::GroupVersionKind::gvk(
         "gateway.k8s.aws",
-        "v1beta1",
+        "v1",
         "LoadBalancerConfiguration",
     ));
     let configurations: Api<kube::core::DynamicObject> =

@@ -167,11 +167,16 @@ async fn the_ramp_and_the_spike_reach_through_the_real_hpa_what_capacity_predict
     );
 
     // Two caps at once: gateway-api's maxReplicas lowered in Git below its spike need (84), and a
-    // ResourceQuota lowered by hand to a few pods more than the namespace runs.
+    // ResourceQuota lowered by hand to a few pods more than the namespace runs. The chart refuses
+    // to render a maxReplicas below its declared peak (70 x 600 < 50,000 x 130 %), so the commit
+    // lowers the declared peak too, as a team squeezing the autoscaler past that guard would; only
+    // tacos.yaml's spike, which the replay plays, still says 50,000.
     let values_path = "helm-values/gateway-api.yaml";
     let values = std::fs::read_to_string(lab.git.dir.join(values_path)).unwrap();
-    assert!(values.contains("  maxReplicas: 110\n"));
-    let lowered = values.replace("  maxReplicas: 110\n", "  maxReplicas: 70\n");
+    assert!(values.contains("  maxReplicas: 110\n") && values.contains("  peakRps: 50000\n"));
+    let lowered = values
+        .replace("  maxReplicas: 110\n", "  maxReplicas: 70\n")
+        .replace("  peakRps: 50000\n", "  peakRps: 30000\n");
     commit_and_deploy(&lab, values_path, &lowered, "gateway-api", 70).await;
     let quotas: Api<ResourceQuota> = Api::namespaced(lab.client.clone(), NAMESPACE);
     let room = pods_in_namespace(&lab.client).await + 6;
