@@ -81,13 +81,7 @@ fn who(entry: &Entry) -> String {
 
 /// The objects changed and, when the phase waited on Applications, the commit they reached.
 fn changes(entry: &Entry) -> String {
-    let mut commits: Vec<&str> = entry
-        .applications
-        .iter()
-        .map(|a| a.commit.as_str())
-        .collect();
-    commits.sort_unstable();
-    commits.dedup();
+    let commits = entry.application_commits();
     let counts = entry.describe_counts();
     match commits.as_slice() {
         [] => counts,

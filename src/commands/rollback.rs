@@ -43,13 +43,7 @@ async fn target_commit(global: &GlobalArgs, phase: &str, target: &str) -> anyhow
             ))
             .into());
         }
-        let mut commits: Vec<&str> = entry
-            .applications
-            .iter()
-            .map(|a| a.commit.as_str())
-            .collect();
-        commits.sort_unstable();
-        commits.dedup();
+        let commits = entry.application_commits();
         return match commits.as_slice() {
             [commit] => Ok(commit.to_string()),
             [] => Err(StatusError::bad_input(format!(

@@ -12,7 +12,8 @@ use crate::apply::applyset::PART_OF_LABEL;
 use crate::repo::{Object, ObjectKey};
 
 /// Where Argo CD and its Applications live (the argocd phase's namespace).
-pub const ARGOCD_NAMESPACE: &str = "argocd";
+pub use crate::k8s::argocd::ARGOCD_NAMESPACE;
+use crate::k8s::argocd::applications;
 const REFRESH_ANNOTATION: &str = "argocd.argoproj.io/refresh";
 const SYNC_WAVE_ANNOTATION: &str = "argocd.argoproj.io/sync-wave";
 
@@ -110,18 +111,6 @@ pub fn declared_owners(wiring: &[Object], repo_url: &str) -> Vec<FolderOwner> {
         .filter(|o| o.kind() == "Application")
         .flat_map(|o| owners_in(&o.value, repo_url))
         .collect()
-}
-
-fn applications(client: &kube::Client) -> Api<DynamicObject> {
-    Api::namespaced_with(
-        client.clone(),
-        ARGOCD_NAMESPACE,
-        &ApiResource::from_gvk(&GroupVersionKind::gvk(
-            "argoproj.io",
-            "v1alpha1",
-            "Application",
-        )),
-    )
 }
 
 /// Whether the cluster serves Argo CD's Application kind (the argocd phase installed it).

@@ -406,7 +406,7 @@ pub async fn run_phase(
                         namespace: Some(gitops::ARGOCD_NAMESPACE.into()),
                         name: a.clone(),
                     },
-                    resource: application_resource(),
+                    resource: crate::k8s::argocd::application_resource(),
                     floor: None,
                 })
                 .collect();
@@ -588,14 +588,6 @@ async fn resolve_commit(context: &DeployContext) -> Result<String, gitops::GitOp
             })
         })
         .map_err(gitops::GitOpsError::from)
-}
-
-fn application_resource() -> ApiResource {
-    ApiResource::from_gvk(&kube::core::GroupVersionKind::gvk(
-        "argoproj.io",
-        "v1alpha1",
-        "Application",
-    ))
 }
 
 /// Every check of a run is reported once: those after applying that cannot run say why.

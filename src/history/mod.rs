@@ -193,6 +193,18 @@ fn count(objects: &[ObjectChange]) -> (usize, usize, usize) {
 }
 
 impl Entry {
+    /// The distinct commits the entry's Applications were synced to, sorted.
+    pub fn application_commits(&self) -> Vec<&str> {
+        let mut commits: Vec<&str> = self
+            .applications
+            .iter()
+            .map(|a| a.commit.as_str())
+            .collect();
+        commits.sort_unstable();
+        commits.dedup();
+        commits
+    }
+
     pub fn id(&self) -> HistoryId {
         HistoryId {
             phase: self.phase.clone(),

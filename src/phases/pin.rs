@@ -1,13 +1,10 @@
 //! Rollback pins: a phase's Applications held at one commit by `tacos rollback` (annotations on each Application), which a deploy refuses to move without `--unpin` and verify reports.
 
-use kube::api::{Api, DynamicObject, ListParams};
-use kube::core::{ApiResource, GroupVersionKind};
+use kube::api::ListParams;
 use serde_json::json;
 
+use crate::k8s::argocd::applications;
 use crate::repo::Object;
-
-/// Where Argo CD's Applications live.
-const ARGOCD_NAMESPACE: &str = "argocd";
 
 /// The commit a rollback pinned the Application to.
 pub const PINNED_REVISION_ANNOTATION: &str = "tacos.traffictacos.store/pinned-revision";
@@ -38,16 +35,7 @@ pub struct LivePin {
 
 /// The Applications on the cluster a rollback of `phase` pinned.
 pub async fn live_pins(client: &kube::Client, phase: &str) -> Result<Vec<LivePin>, kube::Error> {
-    let applications: Api<DynamicObject> = Api::namespaced_with(
-        client.clone(),
-        ARGOCD_NAMESPACE,
-        &ApiResource::from_gvk(&GroupVersionKind::gvk(
-            "argoproj.io",
-            "v1alpha1",
-            "Application",
-        )),
-    );
-    let list = match applications.list(&ListParams::default()).await {
+    let list = match applications(client).list(&ListParams::default()).await {
         Ok(list) => list,
         // Argo CD is not installed: nothing can be pinned.
         Err(kube::Error::Api(status)) if status.code == 404 => return Ok(Vec::new()),
