@@ -139,11 +139,13 @@ pub struct ApplyArgs {
 
 #[derive(Debug, Args, Clone)]
 pub struct RollbackArgs {
-    /// The phase to roll back: one whose Applications Argo CD syncs from Git (apps).
-    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(crate::phases::ALL.iter().filter(|p| p.pins()).map(|p| p.name)))]
+    /// The phase to roll back. apps: its Applications are pinned to a commit, so Argo CD syncs it
+    /// back; gateway, argocd, monitoring: the phase is deployed from that commit's files, with prune.
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(crate::phases::ALL.iter().filter(|p| p.in_all).map(|p| p.name)))]
     pub phase: String,
-    /// A history entry (`tacos history --phase apps`, e.g. apps-3) or a commit of the repository:
-    /// the Applications are pinned to the commit that entry synced, or to that commit.
+    /// A history entry (`tacos history --phase P`, e.g. apps-3) or a commit of the repository:
+    /// apps is pinned to the commit that entry synced, another phase deployed from the commit its
+    /// tree was at.
     #[arg(long, value_name = "ID|COMMIT", required_unless_present = "unpin")]
     pub to: Option<String>,
     #[command(flatten)]
@@ -394,7 +396,7 @@ mod tests {
     }
 
     #[test]
-    fn rollback_names_a_pinnable_phase_and_a_target_or_unpin() {
+    fn rollback_names_a_deployed_phase_and_a_target_or_unpin() {
         let cli = Cli::try_parse_from(["tacos", "rollback", "--phase", "apps", "--to", "apps-2"])
             .unwrap();
         let Command::Rollback(args) = cli.command else {
@@ -407,9 +409,12 @@ mod tests {
         assert!(Cli::try_parse_from(["tacos", "rollback", "--phase", "apps", "--unpin"]).is_ok());
         assert!(Cli::try_parse_from(["tacos", "rollback", "--phase", "apps"]).is_err());
         assert!(
-            Cli::try_parse_from(["tacos", "rollback", "--phase", "gateway", "--to", "abc"])
+            Cli::try_parse_from(["tacos", "rollback", "--phase", "gateway", "--to", "abc"]).is_ok()
+        );
+        assert!(
+            Cli::try_parse_from(["tacos", "rollback", "--phase", "loadtest", "--to", "abc"])
                 .is_err(),
-            "gateway's objects are tacos's own: no pin to set"
+            "a load test is run on demand, not deployed"
         );
     }
 

@@ -25,6 +25,12 @@ pub enum GitError {
         "{url} has no branch or tag `{revision}`; push it, or fix git.revision in tacos.yaml (or --git-revision)"
     )]
     NoSuchRevision { url: String, revision: String },
+    #[error("cannot read the files of commit {commit} from the repository at {dir}: {message}")]
+    Unexportable {
+        dir: std::path::PathBuf,
+        commit: String,
+        message: String,
+    },
     #[error("the repository at {dir} has no commit `{revision}` ({message})")]
     NoSuchCommit {
         dir: std::path::PathBuf,
@@ -97,6 +103,38 @@ pub fn commit_in(dir: &std::path::Path, revision: &str) -> Result<String, GitErr
             stderr
         }))
     }
+}
+
+/// Writes the files of `commit` of the checkout at `dir` into the folder `into`, as `git archive`
+/// gives them: the tree as it was committed, whatever the work tree holds now.
+pub fn export_commit(
+    dir: &std::path::Path,
+    commit: &str,
+    into: &std::path::Path,
+) -> Result<(), GitError> {
+    let failed = |message: String| GitError::Unexportable {
+        dir: dir.to_path_buf(),
+        commit: commit.into(),
+        message,
+    };
+    if !is_commit(commit) {
+        return Err(failed("not a full commit hash".into()));
+    }
+    let output = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["archive", "--format=tar", commit])
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .output()
+        .map_err(|e| failed(format!("cannot run git: {e}")))?;
+    if !output.status.success() {
+        return Err(failed(
+            String::from_utf8_lossy(&output.stderr).trim().to_string(),
+        ));
+    }
+    tar::Archive::new(output.stdout.as_slice())
+        .unpack(into)
+        .map_err(|e| failed(format!("cannot write {}: {e}", into.display())))
 }
 
 /// The commit of `revision` in `git ls-remote` output, as Argo CD resolves it: `HEAD`, a branch,
@@ -234,5 +272,19 @@ mod tests {
         assert_eq!(clean.dirty, Some(false));
         std::fs::write(dir.path().join("a.yaml"), "a: 2\n").unwrap();
         assert_eq!(tree_state(dir.path()).dirty, Some(true));
+
+        // The commit's files, not the work tree's; the checkout is left as it was.
+        let exported = tempfile::tempdir().unwrap();
+        export_commit(dir.path(), &head, exported.path()).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(exported.path().join("a.yaml")).unwrap(),
+            "a: 1\n"
+        );
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("a.yaml")).unwrap(),
+            "a: 2\n"
+        );
+        let missing = export_commit(dir.path(), &"0".repeat(40), exported.path()).unwrap_err();
+        assert!(missing.to_string().contains(&"0".repeat(40)), "{missing}");
     }
 }

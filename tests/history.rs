@@ -270,6 +270,7 @@ async fn deploys_leave_a_bounded_history_of_who_deployed_which_commit_and_what_c
     show_read_only.assert_stdout_contains(&format!("inventory-api at {third}"));
 
     rollback_pins_the_applications_and_deploy_respects_the_pin(&lab, &second, &third).await;
+    rollback_deploys_a_phase_tacos_applies_from_the_commits_files(&lab, &first).await;
 }
 
 /// The apps Applications' live targetRevisions and pin annotations.
@@ -422,4 +423,114 @@ async fn rollback_pins_the_applications_and_deploy_respects_the_pin(
     for check in ["verify-matches-tree", "verify-ready", "gitops-not-pinned"] {
         verify.assert_stdout_contains(&format!("✔ {check}"));
     }
+}
+
+/// The live Gateway's ExternalDNS TTL annotation, and whether the probe ConfigMap exists.
+async fn gateway_state(lab: &Lab) -> (String, bool) {
+    let gateways: Api<kube::core::DynamicObject> = Api::namespaced_with(
+        lab.client.clone(),
+        "gateway",
+        &kube::core::ApiResource::from_gvk(&kube::core::GroupVersionKind::gvk(
+            "gateway.networking.k8s.io",
+            "v1",
+            "Gateway",
+        )),
+    );
+    let gateway = gateways.get("api-traffictacos-gateway").await.unwrap();
+    let ttl =
+        gateway.metadata.annotations.unwrap_or_default()["external-dns.alpha.kubernetes.io/ttl"]
+            .clone();
+    let config_maps: Api<k8s_openapi::api::core::v1::ConfigMap> =
+        Api::namespaced(lab.client.clone(), "gateway");
+    (
+        ttl,
+        config_maps.get_opt(GATEWAY_PROBE).await.unwrap().is_some(),
+    )
+}
+
+const GATEWAY_PROBE: &str = "gateway-rollback-probe";
+
+/// `tacos rollback --phase gateway`: the phase deployed from the files of the commit gateway-1
+/// was at (`first`), pruning what was added since, the work tree untouched; an entry from a
+/// dirty work tree is refused; the next deploy moves the phase forward again.
+async fn rollback_deploys_a_phase_tacos_applies_from_the_commits_files(lab: &Lab, first: &str) {
+    assert_eq!(gateway_state(lab).await, ("60".to_string(), false));
+    // gateway.yaml is the file tacos applies itself (the gateway Application excludes it).
+    let path = "manifests/gateway/gateway.yaml";
+    let changed = std::fs::read_to_string(lab.git.dir.join(path))
+        .unwrap()
+        .replacen(
+            "external-dns.alpha.kubernetes.io/ttl: \"60\"",
+            "external-dns.alpha.kubernetes.io/ttl: \"30\"",
+            1,
+        )
+        + &format!(
+            "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {GATEWAY_PROBE}\n  namespace: gateway\n  labels:\n    app.kubernetes.io/part-of: traffic-tacos\n    app.kubernetes.io/component: gateway\n    team: platform\n    cost-center: tt-platform\n    environment: production\ndata:\n  probe: \"1\"\n"
+        );
+    assert!(changed.contains("ttl: \"30\""));
+    lab.git
+        .commit_file(
+            path,
+            &changed,
+            "gateway: a shorter TTL and a probe ConfigMap",
+        )
+        .unwrap();
+    // A change left uncommitted: this entry is from a dirty work tree.
+    std::fs::write(lab.git.dir.join("NOTES.txt"), "changed, not committed\n").unwrap();
+    deploy(lab, "gateway")
+        .await
+        .assert_stdout_contains("recorded as history entry gateway-2");
+    assert_eq!(gateway_state(lab).await, ("30".to_string(), true));
+
+    let rollback = |args: &[&str]| {
+        tacos(lab)
+            .args(["rollback", "--phase", "gateway", "--timeout", "4m"])
+            .args(["--failure-window", "20s"])
+            .args(args.to_vec())
+    };
+    let dirty = rollback(&["--to", "gateway-2"]).run_async().await;
+    dirty.assert_code(2);
+    dirty
+        .assert_output_contains("gateway-2 was deployed from a work tree with uncommitted changes");
+    let unpin = rollback(&["--unpin"]).run_async().await;
+    unpin.assert_code(2);
+    unpin.assert_output_contains("nothing holds it at a commit");
+    assert_eq!(gateway_state(lab).await, ("30".to_string(), true));
+
+    let back = rollback(&["--to", "gateway-1"]).run_async().await;
+    back.assert_code(0);
+    back.assert_output_contains(&format!("rolling back phase gateway to commit {first}"));
+    back.assert_stdout_contains("recorded as history entry gateway-3");
+    assert_eq!(
+        gateway_state(lab).await,
+        ("60".to_string(), false),
+        "the commit's Gateway, and the ConfigMap added since pruned"
+    );
+    assert_eq!(
+        std::fs::read_to_string(lab.git.dir.join(path)).unwrap(),
+        changed,
+        "the work tree is untouched"
+    );
+    let entry = history(lab, &["show", "gateway-3", "-o", "json"])
+        .await
+        .json();
+    assert_eq!(entry["command"], "rollback", "{entry}");
+    assert_eq!(entry["tree"]["commit"], first, "{entry}");
+    assert_eq!(entry["tree"]["dirty"], false, "{entry}");
+    assert!(
+        entry["objects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|o| o["kind"] == "ConfigMap"
+                && o["name"] == GATEWAY_PROBE
+                && o["change"] == "pruned"),
+        "{entry}"
+    );
+
+    // Nothing holds a self-applied phase: the next deploy applies the work tree again.
+    deploy(lab, "gateway")
+        .await
+        .assert_stdout_contains("recorded as history entry gateway-4");
+    assert_eq!(gateway_state(lab).await, ("30".to_string(), true));
 }

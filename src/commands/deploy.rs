@@ -23,18 +23,41 @@ pub async fn run(
     } else {
         PinMode::Respect
     };
-    run_as(global, selection, args, "deploy", pin).await
+    let run = Invocation {
+        command: "deploy",
+        pin,
+        tree: global.repo.clone(),
+        tree_state: crate::git::tree_state(&global.repo),
+    };
+    run_as(global, selection, args, run).await
 }
 
-/// A deploy as `command` (deploy, rollback) writes it in the history, with `pin` saying what
-/// happens to a rollback's pin; a rollback to a commit renders the phase at that revision.
+/// What a run of the deploy engine is: the command the history names, what happens to a
+/// rollback's pin, and the tree it applies.
+pub struct Invocation {
+    /// `deploy` or `rollback`.
+    pub command: &'static str,
+    pub pin: PinMode,
+    /// The root of the tree the phases render: the checkout, or a commit's files for a rollback.
+    pub tree: std::path::PathBuf,
+    /// The commit that tree is, as the history records it.
+    pub tree_state: history::TreeState,
+}
+
+/// A deploy as `run.command` (deploy, rollback) writes it in the history; a rollback pinning a
+/// commit renders the Applications at that revision.
 pub async fn run_as(
     global: &GlobalArgs,
     selection: PhaseSelection,
     args: &ApplyArgs,
-    command: &str,
-    pin: PinMode,
+    run: Invocation,
 ) -> anyhow::Result<ExitStatus> {
+    let Invocation {
+        command,
+        pin,
+        tree,
+        tree_state,
+    } = run;
     super::require_output(
         global.output,
         &[OutputFormat::Human, OutputFormat::Json],
@@ -54,7 +77,8 @@ pub async fn run_as(
         client: client.clone(),
         template: Entry {
             command: command.to_string(),
-            ..history_template(global, &environment_name, &environment, &aws, &kube)
+            tree: tree_state,
+            ..history_template(&environment_name, &environment, &aws, &kube)
         },
         keep: environment.history.keep as usize,
     };
@@ -66,7 +90,7 @@ pub async fn run_as(
         environment,
         config: super::config_source(global),
         render: RenderOptions {
-            repo: global.repo.clone(),
+            repo: tree,
             chart_dir: args.chart_dir.clone(),
             helm: std::env::var_os("TACOS_HELM").map(Into::into),
             ..RenderOptions::default()
@@ -220,7 +244,6 @@ impl History {
 
 /// The parts of a history entry every phase of this run shares.
 fn history_template(
-    global: &GlobalArgs,
     environment_name: &str,
     environment: &Environment,
     aws: &AwsContext,
@@ -234,7 +257,7 @@ fn history_template(
         environment: environment_name.to_string(),
         command: "deploy".into(),
         tacos_version: env!("CARGO_PKG_VERSION").into(),
-        tree: crate::git::tree_state(&global.repo),
+        tree: history::TreeState::default(),
         source: GitSource {
             repo_url: environment.git.repo_url.clone(),
             revision: environment.git.revision.clone(),
