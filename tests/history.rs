@@ -273,17 +273,26 @@ async fn deploys_leave_a_bounded_history_of_who_deployed_which_commit_and_what_c
     rollback_deploys_a_phase_tacos_applies_from_the_commits_files(&lab, &first).await;
 }
 
+/// The lab's custom resources of one kind in `namespace`.
+fn custom_resources(
+    lab: &Lab,
+    namespace: &str,
+    group: &str,
+    version: &str,
+    kind: &str,
+) -> Api<kube::core::DynamicObject> {
+    Api::namespaced_with(
+        lab.client.clone(),
+        namespace,
+        &kube::core::ApiResource::from_gvk(&kube::core::GroupVersionKind::gvk(
+            group, version, kind,
+        )),
+    )
+}
+
 /// The apps Applications' live targetRevisions and pin annotations.
 async fn pins(lab: &Lab) -> Vec<(String, Vec<String>, Option<String>)> {
-    let applications: Api<kube::core::DynamicObject> = Api::namespaced_with(
-        lab.client.clone(),
-        "argocd",
-        &kube::core::ApiResource::from_gvk(&kube::core::GroupVersionKind::gvk(
-            "argoproj.io",
-            "v1alpha1",
-            "Application",
-        )),
-    );
+    let applications = custom_resources(lab, "argocd", "argoproj.io", "v1alpha1", "Application");
     let mut found = Vec::new();
     for name in ["gateway-api", "inventory-api"] {
         let live = applications.get(name).await.unwrap();
@@ -427,15 +436,7 @@ async fn rollback_pins_the_applications_and_deploy_respects_the_pin(
 
 /// The live Gateway's ExternalDNS TTL annotation, and whether the probe ConfigMap exists.
 async fn gateway_state(lab: &Lab) -> (String, bool) {
-    let gateways: Api<kube::core::DynamicObject> = Api::namespaced_with(
-        lab.client.clone(),
-        "gateway",
-        &kube::core::ApiResource::from_gvk(&kube::core::GroupVersionKind::gvk(
-            "gateway.networking.k8s.io",
-            "v1",
-            "Gateway",
-        )),
-    );
+    let gateways = custom_resources(lab, "gateway", "gateway.networking.k8s.io", "v1", "Gateway");
     let gateway = gateways.get("api-traffictacos-gateway").await.unwrap();
     let ttl =
         gateway.metadata.annotations.unwrap_or_default()["external-dns.alpha.kubernetes.io/ttl"]

@@ -155,18 +155,18 @@ fn synced_commit(entry: &Entry) -> anyhow::Result<String> {
     let id = entry.id();
     let commits = entry.application_commits();
     match commits.as_slice() {
-            [commit] => Ok(commit.to_string()),
-            [] => Err(StatusError::bad_input(format!(
-                "history entry {id} records no Application synced to a commit ({}): name a commit instead",
-                entry.result
-            ))
-            .into()),
-            several => Err(StatusError::bad_input(format!(
-                "history entry {id} has Applications at {} different commits ({}): name the commit to pin them all to",
-                several.len(),
-                several.join(", ")
-            ))
-            .into()),
+        [commit] => Ok(commit.to_string()),
+        [] => Err(StatusError::bad_input(format!(
+            "history entry {id} records no Application synced to a commit ({}): name a commit instead",
+            entry.result
+        ))
+        .into()),
+        several => Err(StatusError::bad_input(format!(
+            "history entry {id} has Applications at {} different commits ({}): name the commit to pin them all to",
+            several.len(),
+            several.join(", ")
+        ))
+        .into()),
     }
 }
 
