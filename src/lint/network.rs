@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use serde_json::{Map, Value};
 
 use super::{LintContext, subject};
-use crate::k8s::workloads::{pod_labels, selector_matches, services_selecting};
+use crate::k8s::workloads::{selecting, services_selecting};
 use crate::repo::{Object, Tree};
 use crate::report::rule;
 use crate::report::{Finding, RuleInfo};
@@ -64,34 +64,38 @@ impl Direction {
     }
 }
 
-/// The NetworkPolicies of one namespace.
+/// One namespace's NetworkPolicies: whether they deny by default, and which select a workload.
 struct Namespace<'a> {
     name: &'a str,
-    policies: Vec<&'a Object>,
+    tree: &'a Tree,
+    denies_ingress: bool,
+    denies_egress: bool,
 }
 
 impl<'a> Namespace<'a> {
     fn of(tree: &'a Tree, name: &'a str) -> Namespace<'a> {
-        let policies = tree
-            .in_namespace("networking.k8s.io", "NetworkPolicy", Some(name))
-            .collect();
-        Namespace { name, policies }
+        let denies = |direction: Direction| {
+            tree.in_namespace("networking.k8s.io", "NetworkPolicy", Some(name))
+                .any(|policy| is_default_deny(policy, direction))
+        };
+        Namespace {
+            name,
+            tree,
+            denies_ingress: denies(Direction::Ingress),
+            denies_egress: denies(Direction::Egress),
+        }
     }
 
     fn denies_by_default(&self, direction: Direction) -> bool {
-        self.policies
-            .iter()
-            .any(|policy| is_default_deny(policy, direction))
+        match direction {
+            Direction::Ingress => self.denies_ingress,
+            Direction::Egress => self.denies_egress,
+        }
     }
 
-    /// The policies that select a workload's pods.
+    /// The policies that select a workload's pods (the workload is in this namespace).
     fn selecting(&self, workload: &Object) -> Vec<&'a Object> {
-        let labels = pod_labels(workload);
-        self.policies
-            .iter()
-            .copied()
-            .filter(|policy| selector_matches(&policy.value["spec"]["podSelector"], &labels))
-            .collect()
+        selecting(self.tree, ("networking.k8s.io", "NetworkPolicy"), workload)
     }
 }
 

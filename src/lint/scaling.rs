@@ -7,7 +7,7 @@ use serde_json::Value;
 use super::{LintContext, PEAK_RPS_ANNOTATION, RPS_PER_POD_ANNOTATION, subject};
 use crate::k8s::quantity::{Quantity, format_decimal};
 use crate::k8s::workloads::{
-    ReplicaRange, is_scalable, pod_labels, selector_matches, services_selecting,
+    ReplicaRange, is_scalable, selecting, services_selecting, workloads_selected_by,
 };
 use crate::repo::object::pointer;
 use crate::repo::{Location, Object, Tree};
@@ -143,10 +143,7 @@ fn missing_autoscaler(workload: &Object, range: &ReplicaRange<'_>) -> Option<Fin
 }
 
 fn missing_pdb(tree: &Tree, workload: &Object, range: &ReplicaRange<'_>) -> Option<Finding> {
-    let labels = pod_labels(workload);
-    let protected = tree
-        .in_namespace("policy", "PodDisruptionBudget", workload.namespace())
-        .any(|pdb| selector_matches(&pdb.value["spec"]["selector"], &labels));
+    let protected = !selecting(tree, ("policy", "PodDisruptionBudget"), workload).is_empty();
     (range.min > 1 && !protected).then(|| {
         Finding::new(
             &PDB_MISSING,
@@ -187,8 +184,9 @@ fn field_name(pointer: &str) -> &str {
 /// A PodDisruptionBudget's findings: one per workload it selects whose minimum replicas it never lets go below.
 fn blocked_evictions(tree: &Tree, pdb: &Object) -> Vec<Finding> {
     let spec = &pdb.value["spec"];
-    pod_workloads_beside(tree, pdb)
-        .filter(|workload| selector_matches(&spec["selector"], &pod_labels(workload)))
+    workloads_selected_by(tree, pdb.namespace(), &spec["selector"])
+        .into_iter()
+        .filter(|workload| POD_KINDS.contains(&(workload.group(), workload.kind())))
         .filter_map(|workload| {
             let pods = ReplicaRange::of(tree, workload).min;
             let (field, why) = eviction_blocker(spec, pods)?;

@@ -99,10 +99,12 @@ pub fn load_str(file: &str, text: &str) -> Result<Tree, LoadError> {
     let path = PathBuf::from(file);
     match parse_documents(text) {
         Ok(documents) => {
-            for document in documents {
+            for mut document in documents {
+                let value = std::mem::take(&mut document.value);
                 add_object(
                     &path,
                     &Arc::new(document),
+                    value,
                     String::new(),
                     &mut tree.objects,
                     &mut problems,
@@ -292,9 +294,22 @@ fn read_file_into(file: &Path, explicit: bool, read: &mut FileRead) {
         }
         return;
     }
-    for document in documents {
+    for mut document in documents {
+        if document.value.get("kind").and_then(Value::as_str) != Some("List") {
+            // The object owns its value; the document it points at keeps only the positions.
+            let value = std::mem::take(&mut document.value);
+            add_object(
+                file,
+                &Arc::new(document),
+                value,
+                String::new(),
+                &mut read.objects,
+                problems,
+            );
+            continue;
+        }
         let document = Arc::new(document);
-        if document.value.get("kind").and_then(Value::as_str) == Some("List") {
+        {
             let items = document
                 .value
                 .get("items")
@@ -302,16 +317,10 @@ fn read_file_into(file: &Path, explicit: bool, read: &mut FileRead) {
                 .map(Vec::len)
                 .unwrap_or(0);
             for index in 0..items {
-                add_object(
-                    file,
-                    &document,
-                    format!("/items/{index}"),
-                    &mut read.objects,
-                    problems,
-                );
+                let pointer = format!("/items/{index}");
+                let value = document.value["items"][index].clone();
+                add_object(file, &document, value, pointer, &mut read.objects, problems);
             }
-        } else {
-            add_object(file, &document, String::new(), &mut read.objects, problems);
         }
     }
 }
@@ -319,19 +328,11 @@ fn read_file_into(file: &Path, explicit: bool, read: &mut FileRead) {
 fn add_object(
     file: &Path,
     document: &Arc<Document>,
+    value: Value,
     pointer: String,
     objects: &mut Vec<Object>,
     problems: &mut Vec<LoadProblem>,
 ) {
-    let value = if pointer.is_empty() {
-        document.value.clone()
-    } else {
-        document
-            .value
-            .pointer(&pointer)
-            .cloned()
-            .unwrap_or_default()
-    };
     let object = Object {
         value,
         source: Source {

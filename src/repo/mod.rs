@@ -9,8 +9,10 @@ pub mod schema;
 pub mod template_reads;
 pub mod yaml;
 
+use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 pub use loader::{LoadOptions, Loaded, load, load_all, load_str};
 pub use object::{Location, Object, ObjectKey};
@@ -106,6 +108,9 @@ pub struct Tree {
     /// Objects by kind and namespace, built on first use (after loading: `objects` is not changed
     /// once rules run), so rules that look up related objects stay linear in the tree's size.
     index: std::sync::OnceLock<TreeIndex>,
+    /// Indexes the layers above derive from `objects` (autoscalers by target, selectors by
+    /// label), one per type, built on first use like `index`.
+    derived: std::sync::Mutex<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>,
 }
 
 impl Clone for Tree {
@@ -117,6 +122,7 @@ impl Clone for Tree {
             skipped: self.skipped.clone(),
             charts: self.charts.clone(),
             index: std::sync::OnceLock::new(),
+            derived: Default::default(),
         }
     }
 }
@@ -144,6 +150,26 @@ impl Tree {
     /// duplicates after rendering looked objects up).
     fn objects_changed(&mut self) {
         self.index = std::sync::OnceLock::new();
+        self.derived = Default::default();
+    }
+
+    /// The index of type `T` derived from this tree's objects, built by `build` on first use and
+    /// shared after (so rules over every object can look related objects up in constant time).
+    /// `build` must depend only on `objects`, which do not change once rules run.
+    pub fn derived<T: Any + Send + Sync>(&self, build: impl FnOnce(&Tree) -> T) -> Arc<T> {
+        let lookup = |tree: &Tree| {
+            let derived = tree.derived.lock().unwrap_or_else(|p| p.into_inner());
+            derived.get(&TypeId::of::<T>()).cloned()
+        };
+        if let Some(found) = lookup(self).and_then(|any| any.downcast::<T>().ok()) {
+            return found;
+        }
+        // Built outside the lock: a build may ask for another derived index.
+        let built: Arc<dyn Any + Send + Sync> = Arc::new(build(self));
+        let mut derived = self.derived.lock().unwrap_or_else(|p| p.into_inner());
+        let kept = derived.entry(TypeId::of::<T>()).or_insert(built).clone();
+        kept.downcast::<T>()
+            .unwrap_or_else(|_| unreachable!("the derived index is stored under its own type"))
     }
 
     fn at<'a>(&'a self, positions: &'a [usize]) -> impl Iterator<Item = &'a Object> + 'a {

@@ -58,20 +58,15 @@ pub fn check_builtin(api_version: &str, kind: &str, value: &Value) -> Vec<Schema
 }
 
 fn check<T: DeserializeOwned>(value: &Value) -> Vec<SchemaProblem> {
+    // Most objects fit: tracking the path of every field costs more than the rare second pass
+    // that finds where the first one failed.
+    let mut unknown_fields = Vec::new();
+    let mut note = |path: serde_ignored::Path<'_>| unknown_fields.push(unknown_field(&path));
+    if serde_ignored::deserialize::<_, _, T>(value, &mut note).is_ok() {
+        return unknown_fields;
+    }
     let mut problems = Vec::new();
-    let mut unknown = |path: serde_ignored::Path<'_>| {
-        let pointer = ignored_path_pointer(&path);
-        let field = pointer
-            .rsplit('/')
-            .next()
-            .unwrap_or_default()
-            .replace("~1", "/")
-            .replace("~0", "~");
-        problems.push(SchemaProblem {
-            pointer,
-            message: format!("unknown field \"{field}\""),
-        });
-    };
+    let mut unknown = |path: serde_ignored::Path<'_>| problems.push(unknown_field(&path));
     let deserializer = serde_ignored::Deserializer::new(value, &mut unknown);
     let result: Result<T, _> = serde_path_to_error::deserialize(deserializer);
     if let Err(error) = result {
@@ -83,6 +78,20 @@ fn check<T: DeserializeOwned>(value: &Value) -> Vec<SchemaProblem> {
         });
     }
     problems
+}
+
+fn unknown_field(path: &serde_ignored::Path<'_>) -> SchemaProblem {
+    let pointer = ignored_path_pointer(path);
+    let field = pointer
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .replace("~1", "/")
+        .replace("~0", "~");
+    SchemaProblem {
+        pointer,
+        message: format!("unknown field \"{field}\""),
+    }
 }
 
 fn ignored_path_pointer(path: &serde_ignored::Path<'_>) -> String {

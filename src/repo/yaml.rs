@@ -14,6 +14,7 @@ pub struct Position {
 }
 
 /// One YAML document: its value, where it starts, and where each node (by JSON pointer) starts.
+/// The loader moves a plain document's value into its object, leaving Null here.
 #[derive(Debug, Clone)]
 pub struct Document {
     pub value: Value,
