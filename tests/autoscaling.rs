@@ -141,15 +141,18 @@ async fn usage_set_on_a_pod_shows_in_the_resource_metrics_api() {
                 .await
                 .map_err(|e| e.to_string())?
                 .ok_or(format!("no metrics for pod {name} yet"))?;
-            Ok(metrics["containers"][0]["usage"].clone())
+            let usage = metrics["containers"][0]["usage"].clone();
+            // metrics-server reports a rate over two of kwok's samples: on a loaded machine one
+            // was seen at a fifth of the annotation (47797872n for 250m) before later ones reached it.
+            if !(0.2..=0.3).contains(&quantity(&usage["cpu"])) {
+                return Err(format!(
+                    "the annotation says 250m of CPU, the metrics API says {usage}"
+                ));
+            }
+            Ok(usage)
         }
     })
     .await;
-    let cpu = quantity(&usage["cpu"]);
-    assert!(
-        (0.2..=0.3).contains(&cpu),
-        "the annotation says 250m of CPU, the metrics API says {usage}"
-    );
     let memory = quantity(&usage["memory"]);
     assert!(
         (memory - 300.0 * 1024.0 * 1024.0).abs() < 1024.0 * 1024.0,
