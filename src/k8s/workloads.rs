@@ -95,9 +95,8 @@ pub fn services_selecting<'a>(
         })
 }
 
-/// Objects of that group and kind in the workload's namespace whose label selector at
-/// `selector_pointer` (PodDisruptionBudgets' `/spec/selector`, NetworkPolicies'
-/// `/spec/podSelector`) selects its pods, in tree order.
+/// PodDisruptionBudgets (`("policy", "PodDisruptionBudget")`) or NetworkPolicies in the
+/// workload's namespace whose label selector selects its pods, in tree order; none for other kinds.
 pub fn selecting<'a>(
     tree: &'a Tree,
     (group, kind): (&str, &str),
@@ -147,12 +146,16 @@ pub fn workloads_selected_by<'a>(
         .collect()
 }
 
+/// Positions in `Tree::objects` by namespace, then by two strings (a label's key and value, or a
+/// target's kind and name).
+type ByNamespaceAndPair<T> = HashMap<String, HashMap<String, HashMap<String, T>>>;
+
 /// Positions in `Tree::objects` of objects with a label selector, by the namespace and the label
 /// pair the selector requires (its first matchLabels pair); selectors that require no plain pair
 /// (`{}`, matchExpressions only) are candidates for every workload of their namespace.
 #[derive(Debug, Default)]
 struct SelectorIndex {
-    by_label: HashMap<String, HashMap<String, HashMap<String, Vec<usize>>>>,
+    by_label: ByNamespaceAndPair<Vec<usize>>,
     always: HashMap<String, Vec<usize>>,
 }
 
@@ -212,19 +215,18 @@ impl SelectorIndex {
 struct Related {
     /// The first HorizontalPodAutoscaler, else the first ScaledObject, by the namespace, kind and
     /// name it targets.
-    autoscalers: HashMap<String, HashMap<String, HashMap<String, usize>>>,
+    autoscalers: ByNamespaceAndPair<usize>,
     services: SelectorIndex,
     budgets: SelectorIndex,
     policies: SelectorIndex,
     /// Objects that run pods, by namespace and by each label pair their pods carry.
-    pods_by_label: HashMap<String, HashMap<String, HashMap<String, Vec<usize>>>>,
+    pods_by_label: ByNamespaceAndPair<Vec<usize>>,
     pods: HashMap<String, Vec<usize>>,
 }
 
 impl Related {
     fn of(tree: &Tree) -> Self {
-        let mut autoscalers: HashMap<String, HashMap<String, HashMap<String, usize>>> =
-            HashMap::new();
+        let mut autoscalers: ByNamespaceAndPair<usize> = HashMap::new();
         let kinds = [
             ("autoscaling", "HorizontalPodAutoscaler"),
             ("keda.sh", "ScaledObject"),
@@ -252,8 +254,7 @@ impl Related {
             }
         }
         let mut pods: HashMap<String, Vec<usize>> = HashMap::new();
-        let mut pods_by_label: HashMap<String, HashMap<String, HashMap<String, Vec<usize>>>> =
-            HashMap::new();
+        let mut pods_by_label: ByNamespaceAndPair<Vec<usize>> = HashMap::new();
         for (position, object) in tree.objects.iter().enumerate() {
             if object.pod_spec().is_none() {
                 continue;
