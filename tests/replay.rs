@@ -76,8 +76,10 @@ fn outcomes(run: &Run) -> BTreeMap<String, Value> {
 }
 
 /// Asserts every replayed service reached what `tacos capacity` predicts at the peak, within the
-/// band the HPA controller settles in: its 10 % tolerance below (46 for a need of 50), and one
-/// above, for the sample the controller read while usage moved (the issue's ±1).
+/// band the HPA controller settles in: below, down to where the utilization it reads (a whole
+/// percent, truncated) is within its 10 % tolerance of the target (45 for 50 pods' worth at 60 %;
+/// what tacos reports as floorAtPeak, checked here to be no looser than the tolerance allows),
+/// and one above, for the sample the controller read while usage moved (the issue's ±1).
 fn assert_reached(run: &Run, predicted: &BTreeMap<String, (u64, u64)>, at_spike: bool) {
     let services = outcomes(run);
     assert_eq!(
@@ -95,7 +97,12 @@ fn assert_reached(run: &Run, predicted: &BTreeMap<String, (u64, u64)>, at_spike:
         let want = if at_spike { spike } else { sustained };
         assert_eq!(outcome["neededAtPeak"], want, "{name}: {run}");
         let reached = outcome["reachedAtPeak"].as_u64().unwrap();
-        let floor = (want as f64 / 1.1).ceil() as u64;
+        let floor = outcome["floorAtPeak"].as_u64().unwrap();
+        let by_tolerance = (want as f64 / 1.1).ceil() as u64;
+        assert!(
+            (by_tolerance.saturating_sub(2)..=want).contains(&floor),
+            "{name}: the floor {floor} is looser than a 10 % tolerance of {want} allows: {run}"
+        );
         assert!(
             (floor..=want + 1).contains(&reached),
             "{name} reached {reached}, capacity predicts {want} (the HPA settles at {floor}..={}): {run}",

@@ -125,10 +125,30 @@ pub fn container_usage(
     (cpu, memory)
 }
 
-/// The fewest replicas the HPA controller settles at for `needed`: it does not scale while usage
-/// is within its tolerance of the target.
-pub fn settled_floor(needed: u64, tolerance: f64) -> u64 {
-    crate::capacity::model::ceil_count(needed as f64 / (1.0 + tolerance))
+/// How far below the model the utilization the HPA reads may be, in percentage points: each
+/// container's usage is written in whole millicores, so a pod's share rounds by up to half a
+/// millicore a container.
+const UTILIZATION_READ_SLACK: f64 = 0.5;
+
+/// The fewest replicas the HPA controller settles at when the pods together carry `demand_pods`
+/// pods' worth of load at `target` percent each (the load over rpsPerPod, not rounded up).
+///
+/// It follows the controller's arithmetic (`GetResourceUtilizationRatio` and
+/// `Tolerances.isWithin` in kube-controller-manager's replica calculator): it reads the
+/// utilization as a whole percent, truncated, and leaves the replicas alone while that over the
+/// target is at most 1 + tolerance. With 50 pods' worth at a 60 % target, 45 pods read 66 %
+/// (66.7 truncated), exactly 1.1 of the target: the controller stays at 45, not 46.
+pub fn settled_floor(demand_pods: f64, target: f64, tolerance: f64) -> u64 {
+    let needed = crate::capacity::model::ceil_count(demand_pods);
+    if target <= 0.0 {
+        return needed;
+    }
+    (1..=needed)
+        .find(|&replicas| {
+            let read = (demand_pods / replicas as f64 * target - UTILIZATION_READ_SLACK).floor();
+            read / target <= 1.0 + tolerance
+        })
+        .unwrap_or(needed)
 }
 
 /// Reads the live autoscalers of the model's services and decides which the replay drives.
@@ -422,7 +442,10 @@ pub async fn replay(
     for (index, driven) in plan.driven.iter().enumerate() {
         let service = &driven.service;
         let needed = service.needed_replicas(peak_rps);
-        let floor = settled_floor(needed, driven.tolerance).min(needed);
+        let demand_pods = service.demand_rps(peak_rps) / service.rps_per_pod;
+        let floor = settled_floor(demand_pods, driven.target_utilization, driven.tolerance)
+            .max(service.min_replicas)
+            .min(needed);
         let short = reached[index] < floor;
         let cap = if short {
             Some(cap_of(client, driven, needed).await?)
@@ -709,11 +732,19 @@ mod tests {
     }
 
     #[test]
-    fn the_hpa_settles_within_its_tolerance_below_the_need() {
-        assert_eq!(settled_floor(10, 0.1), 10);
-        assert_eq!(settled_floor(11, 0.1), 10);
-        assert_eq!(settled_floor(40, 0.1), 37);
-        assert_eq!(settled_floor(40, 0.0), 40);
+    fn the_hpa_settles_where_its_truncated_utilization_is_within_tolerance() {
+        // The CI case: 30,000 RPS at 600 a pod is 50 pods' worth; 45 pods read 66 % of a 60 %
+        // target (66.7 truncated), exactly 1.1: the controller stays there.
+        assert_eq!(settled_floor(50.0, 60.0, 0.1), 45);
+        // The spike: 83.3 pods' worth; 75 read 66 %, 74 read 67 %.
+        assert_eq!(settled_floor(50_000.0 / 600.0, 60.0, 0.1), 75);
+        // A whole need with no tolerance settles at the need itself.
+        assert_eq!(settled_floor(40.0, 60.0, 0.0), 40);
+        // inventory-api at 30,000 RPS: 22.5 pods' worth; 21 read 63 %, 20 read 67 %.
+        assert_eq!(settled_floor(22.5, 60.0, 0.1), 21);
+        // 9 pods at 10 pods' worth read 77 % of 70 %: 1.1 again, within.
+        assert_eq!(settled_floor(10.0, 70.0, 0.1), 9);
+        assert_eq!(settled_floor(0.0, 60.0, 0.1), 0);
     }
 
     #[test]
