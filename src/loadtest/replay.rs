@@ -126,8 +126,8 @@ pub fn container_usage(
 }
 
 /// How far below the model the utilization the HPA reads may be, in percentage points: each
-/// container's usage is written in whole millicores, so a pod's share rounds by up to half a
-/// millicore a container.
+/// container's usage is written in whole millicores, off by at most half a millicore, which is
+/// at most half a point of a request of 100m or more.
 const UTILIZATION_READ_SLACK: f64 = 0.5;
 
 /// The fewest replicas the HPA controller settles at when the pods together carry `demand_pods`
