@@ -31,6 +31,75 @@ pub struct Environment {
     pub capacity: CapacitySettings,
     #[serde(default)]
     pub history: HistorySettings,
+    #[serde(default)]
+    pub compliance: ComplianceSettings,
+}
+
+/// What `tacos verify` holds the account to beyond the platform itself: security settings of the
+/// cluster and images, and the cost guard-rail.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ComplianceSettings {
+    /// The last day of EKS standard support per MAJOR.MINOR (AWS's published calendar; a setting
+    /// to keep current). A version not listed is a warning.
+    #[serde(default)]
+    pub eks_standard_support_ends: BTreeMap<String, jiff::civil::Date>,
+    /// The CIDRs the cluster's public endpoint may be open to; empty: the public endpoint must be off.
+    #[serde(default)]
+    pub public_endpoint_cidrs: Vec<String>,
+    /// The lowest ECR scan severity that fails verify.
+    #[serde(default)]
+    pub image_finding_severity: ScanSeverity,
+    /// The AWS Budget that guards the platform's spend.
+    #[serde(default)]
+    pub budget: BudgetSettings,
+}
+
+/// An image scan finding's severity, in ECR's words, lowest first.
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ScanSeverity {
+    Informational,
+    Low,
+    Medium,
+    High,
+    #[default]
+    Critical,
+}
+
+impl ScanSeverity {
+    /// ECR's word for it (`UNDEFINED` and `UNTRIAGED` are None: below every threshold).
+    pub fn parse(text: &str) -> Option<ScanSeverity> {
+        Some(match text {
+            "INFORMATIONAL" => ScanSeverity::Informational,
+            "LOW" => ScanSeverity::Low,
+            "MEDIUM" => ScanSeverity::Medium,
+            "HIGH" => ScanSeverity::High,
+            "CRITICAL" => ScanSeverity::Critical,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScanSeverity::Informational => "INFORMATIONAL",
+            ScanSeverity::Low => "LOW",
+            ScanSeverity::Medium => "MEDIUM",
+            ScanSeverity::High => "HIGH",
+            ScanSeverity::Critical => "CRITICAL",
+        }
+    }
+}
+
+/// Which AWS Budget is the platform's: by name, or by a cost-allocation tag filter.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BudgetSettings {
+    #[serde(default)]
+    pub name: Option<String>,
+    /// `KEY=VALUE`: a budget whose cost filter selects this cost-allocation tag.
+    #[serde(default)]
+    pub cost_allocation_tag: Option<String>,
 }
 
 /// `tacos history`: how many entries the cluster keeps per phase.
@@ -502,7 +571,41 @@ impl Environment {
                 ),
             ));
         }
+        self.compliance.validate()?;
         self.capacity.validate_model()
+    }
+}
+
+impl ComplianceSettings {
+    fn validate(&self) -> Result<(), FieldError> {
+        for version in self.eks_standard_support_ends.keys() {
+            let parts: Vec<&str> = version.split('.').collect();
+            if parts.len() != 2 || parts.iter().any(|p| p.parse::<u32>().is_err()) {
+                return Err(FieldError::at(
+                    &["compliance", "eksStandardSupportEnds", version],
+                    format!("\"{version}\" is not a MAJOR.MINOR version like 1.33"),
+                ));
+            }
+        }
+        for cidr in &self.public_endpoint_cidrs {
+            if cidr.parse::<ipnet::Ipv4Net>().is_err() {
+                return Err(FieldError::at(
+                    &["compliance", "publicEndpointCidrs"],
+                    format!("\"{cidr}\" is not an IPv4 CIDR like 203.0.113.0/24"),
+                ));
+            }
+        }
+        if let Some(tag) = &self.budget.cost_allocation_tag
+            && !tag
+                .split_once('=')
+                .is_some_and(|(k, v)| !k.is_empty() && !v.is_empty())
+        {
+            return Err(FieldError::at(
+                &["compliance", "budget", "costAllocationTag"],
+                format!("\"{tag}\" is not KEY=VALUE like Project=traffic-tacos"),
+            ));
+        }
+        Ok(())
     }
 }
 

@@ -22,7 +22,7 @@ async fn context(aws: &AwsEmulator) -> AwsContext {
 }
 
 async fn platform_network(aws: &AwsEmulator) -> ClusterVpc {
-    aws.seed_cluster_network(CLUSTER, "1.33").await.unwrap()
+    aws.seed_cluster_network(CLUSTER, "1.35").await.unwrap()
 }
 
 #[tokio::test]

@@ -78,7 +78,7 @@ async fn missing_eks_cluster_is_reported_with_account_and_region() {
 async fn certificate_that_misses_a_listener_hostname_stops_the_phase() {
     let plane = shared_control_plane();
     let aws = AwsEmulator::start(AcmValidation::Immediate).await.unwrap();
-    aws.seed_eks_cluster("ticket-cluster", "1.33")
+    aws.seed_eks_cluster("ticket-cluster", "1.35")
         .await
         .unwrap();
     aws.seed_certificate("traffictacos.store", &[])
@@ -113,7 +113,7 @@ async fn assert_apps_not_applied(run: &Run, client: kube::Client) {
 async fn a_missing_irsa_role_stops_the_apps_phase_before_anything_is_applied() {
     let plane = shared_control_plane();
     let aws = AwsEmulator::start(AcmValidation::Immediate).await.unwrap();
-    aws.seed_eks_cluster("ticket-cluster", "1.33")
+    aws.seed_eks_cluster("ticket-cluster", "1.35")
         .await
         .unwrap();
     for service in ["gateway-api", "reservation-api", "payment-sim-api"] {
@@ -191,7 +191,7 @@ async fn a_cache_that_shuts_out_the_cluster_stops_the_apps_phase_before_anything
         .unwrap();
     }
     let vpc = aws
-        .seed_cluster_network("ticket-cluster", "1.33")
+        .seed_cluster_network("ticket-cluster", "1.35")
         .await
         .unwrap();
     // The live platform's second outage: Redis timed out because its security group had no rule.

@@ -329,7 +329,7 @@ async fn a_cache_whose_security_group_shuts_out_the_cluster_is_found_through_aws
     let client = plane.client().await.unwrap();
     let aws = AwsEmulator::start(AcmValidation::Immediate).await.unwrap();
     let vpc = aws
-        .seed_cluster_network("ticket-cluster", "1.33")
+        .seed_cluster_network("ticket-cluster", "1.35")
         .await
         .unwrap();
     let redis = aws

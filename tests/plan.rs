@@ -18,7 +18,7 @@ fn planned_checks(plan: &serde_json::Value) -> Vec<(String, BTreeSet<String>)> {
         .expect("phases")
         .iter()
         .map(|phase| {
-            let ids = ["preflight", "postflight"]
+            let ids = ["preflight", "postflight", "audits"]
                 .iter()
                 .flat_map(|list| phase[*list].as_array().cloned().unwrap_or_default())
                 .map(|check| check["id"].as_str().unwrap().to_string())

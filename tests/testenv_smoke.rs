@@ -171,7 +171,7 @@ async fn deployment_becomes_available_on_the_simulated_cluster() {
 #[tokio::test]
 async fn aws_sdk_reads_back_the_eks_cluster_seeded_in_the_emulator() {
     let aws = AwsEmulator::start(AcmValidation::Immediate).await.unwrap();
-    aws.seed_eks_cluster("ticket-cluster", "1.33")
+    aws.seed_eks_cluster("ticket-cluster", "1.35")
         .await
         .unwrap();
     let eks = aws_sdk_eks::Client::new(&aws.sdk_config().await);
@@ -187,7 +187,7 @@ async fn aws_sdk_reads_back_the_eks_cluster_seeded_in_the_emulator() {
         cluster.status,
         Some(aws_sdk_eks::types::ClusterStatus::Active)
     );
-    assert_eq!(cluster.version.as_deref(), Some("1.33"));
+    assert_eq!(cluster.version.as_deref(), Some("1.35"));
     assert!(
         cluster.arn.unwrap().contains(":137406935518:"),
         "the emulator answers as the platform's account"

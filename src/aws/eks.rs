@@ -1,9 +1,9 @@
-//! EKS: what DescribeCluster says of the cluster (status, version, issuer, endpoint).
+//! EKS: what DescribeCluster says of the cluster (status, version, issuer, endpoint, Secrets encryption, control-plane logging, endpoint access).
 
 use super::{AwsContext, AwsError};
 
 /// What EKS DescribeCluster says of a cluster.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ClusterFacts {
     pub name: String,
     /// ACTIVE, CREATING, UPDATING, ...
@@ -15,6 +15,15 @@ pub struct ClusterFacts {
     pub endpoint: Option<String>,
     /// The cluster CA as EKS gives it: base64 of the PEM.
     pub certificate_authority: Option<String>,
+    /// The customer-managed KMS key that envelope-encrypts Secrets (`encryptionConfig`). Without
+    /// one, EKS encrypts API data with an AWS-owned key no one can audit, rotate or revoke.
+    pub secrets_key_arn: Option<String>,
+    /// The control-plane log types sent to CloudWatch Logs (api, audit, authenticator, ...).
+    pub enabled_log_types: Vec<String>,
+    pub endpoint_public_access: bool,
+    pub endpoint_private_access: bool,
+    /// Who may reach the public endpoint (AWS's default is 0.0.0.0/0).
+    pub public_access_cidrs: Vec<String>,
 }
 
 /// The EKS cluster `name` (None when this account and region have no such cluster).
@@ -52,6 +61,33 @@ pub async fn describe_cluster(
             .certificate_authority
             .as_ref()
             .and_then(|c| c.data.clone()),
+        secrets_key_arn: cluster
+            .encryption_config()
+            .iter()
+            .find_map(|c| c.provider.as_ref())
+            .and_then(|p| p.key_arn.clone()),
+        enabled_log_types: cluster
+            .logging
+            .as_ref()
+            .map(|l| l.cluster_logging())
+            .unwrap_or_default()
+            .iter()
+            .filter(|setup| setup.enabled == Some(true))
+            .flat_map(|setup| setup.types().iter().map(|t| t.as_str().to_string()))
+            .collect(),
+        endpoint_public_access: cluster
+            .resources_vpc_config
+            .as_ref()
+            .is_some_and(|v| v.endpoint_public_access),
+        endpoint_private_access: cluster
+            .resources_vpc_config
+            .as_ref()
+            .is_some_and(|v| v.endpoint_private_access),
+        public_access_cidrs: cluster
+            .resources_vpc_config
+            .as_ref()
+            .map(|v| v.public_access_cidrs().to_vec())
+            .unwrap_or_default(),
     }))
 }
 

@@ -1,12 +1,16 @@
 //! AWS through the SDK: one context (profile, region, verified account) and one module per service checked.
 
 pub mod acm;
+pub mod budgets;
 pub mod ec2;
+pub mod ecr;
 pub mod eks;
 pub mod eks_token;
 pub mod elasticache;
 pub mod elbv2;
 pub mod iam;
+pub mod kms;
+pub mod nodes;
 pub mod route53;
 
 use std::fmt;

@@ -158,6 +158,7 @@ mod tests {
             oidc_issuer: None,
             endpoint: endpoint.map(str::to_string),
             certificate_authority: ca.map(str::to_string),
+            ..Default::default()
         }
     }
 

@@ -57,6 +57,7 @@ pub fn run(global: &GlobalArgs, selection: PhaseSelection) -> anyhow::Result<Exi
                     "substitutes": phase.substitutes.iter().map(|s| json!({"name": s.name, "summary": s.summary})).collect::<Vec<_>>(),
                     "waitsFor": phase.waits_for,
                     "postflight": phase.postflight.iter().map(|c| json!({"id": c.info.id, "summary": c.info.summary})).collect::<Vec<_>>(),
+                    "audits": phase.audits.iter().map(|c| json!({"id": c.info.id, "summary": c.info.summary})).collect::<Vec<_>>(),
                 })
             })
             .collect();
@@ -88,6 +89,12 @@ pub fn run(global: &GlobalArgs, selection: PhaseSelection) -> anyhow::Result<Exi
         println!("  checks after:");
         for check in phase.postflight {
             println!("    {:<36} {}", check.info.id, check.info.summary);
+        }
+        if !phase.audits.is_empty() {
+            println!("  audits (verify fails on them, deploy warns):");
+            for check in phase.audits {
+                println!("    {:<36} {}", check.info.id, check.info.summary);
+            }
         }
         println!();
     }

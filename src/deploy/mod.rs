@@ -478,10 +478,20 @@ pub async fn run_phase(
     }
     let failed = failed_checks(&outcomes);
     if failed > 0 {
+        for check in phase.audits {
+            reporter.skipped(name, &check.info, "a check after applying failed");
+        }
         return Err(DeployError::Postflight {
             phase: name.to_string(),
             failed,
         });
+    }
+    // Audits read settings the phase does not own: deploy reports them, verify fails on them.
+    for mut outcome in run_checks(&check_context, phase.audits).await? {
+        for finding in &mut outcome.findings {
+            finding.severity = finding.severity.min(Severity::Warning);
+        }
+        reporter.check(name, &outcome.check, &outcome.findings);
     }
     summary.seconds = started.elapsed().as_secs_f64();
     reporter.phase_done(
@@ -592,7 +602,7 @@ async fn resolve_commit(context: &DeployContext) -> Result<String, gitops::GitOp
 
 /// Every check of a run is reported once: those after applying that cannot run say why.
 fn skip_postflight(reporter: &Reporter, phase: &Phase, why: &str) {
-    for check in phase.postflight {
+    for check in phase.postflight.iter().chain(phase.audits) {
         reporter.skipped(phase.name, &check.info, why);
     }
 }

@@ -53,6 +53,7 @@ pub const PHASE: Phase = Phase {
     ],
     waits_for: "every Application Synced and Healthy at the expected revision; each service available at its autoscaler's floor",
     postflight: &super::posture::CHECKS,
+    audits: &super::compliance::APP_AUDITS,
     not_applied: &[],
 };
 

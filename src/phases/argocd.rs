@@ -28,5 +28,6 @@ pub const PHASE: Phase = Phase {
     preflight: &[PREVIOUS_PHASE_HEALTHY, super::lbc::ACCEPTS_TARGET_GROUPS],
     waits_for: "argocd-server and repo-server Available; routes Accepted; then the Applications of gateway and argocd Synced and Healthy at the environment's commit, which take those folders over",
     postflight: &[],
+    audits: &[],
     not_applied: &[],
 };

@@ -61,6 +61,7 @@ pub const PHASE: Phase = Phase {
             in_verify: true,
         },
     ],
+    audits: &super::compliance::EKS_AUDITS,
     not_applied: &[],
 };
 

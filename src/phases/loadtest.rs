@@ -38,6 +38,7 @@ pub const PHASE: Phase = Phase {
     postflight: &[],
     // Six scenarios applied at once would load the platform six times over: each TestRun is run
     // alone, on demand.
+    audits: &[],
     not_applied: &[NotApplied {
         kind: "TestRun",
         by: "tacos loadtest --scenario NAME, one at a time",

@@ -3,6 +3,7 @@
 pub mod apps;
 pub mod argocd;
 pub mod check;
+pub mod compliance;
 pub mod gateway;
 pub mod lbc;
 pub mod loadtest;
@@ -39,6 +40,10 @@ pub struct Phase {
     pub waits_for: &'static str,
     /// Checks once the phase is up.
     pub postflight: &'static [Check],
+    /// Settings of the account and cluster the phase relies on but does not own (security and
+    /// cost guard-rails): `tacos verify` fails on them; deploy runs them once the phase is up and
+    /// only warns, since nothing the phase applies changes them.
+    pub audits: &'static [Check],
     /// Kinds the phase renders and checks but does not apply: another command runs them.
     pub not_applied: &'static [NotApplied],
 }
@@ -86,11 +91,11 @@ impl Phase {
         self.depends_on.and_then(get)
     }
 
-    /// Every check the phase runs, before and after.
+    /// Every check the phase runs: before, after, and its audits.
     pub fn checks(&self) -> impl Iterator<Item = &'static Check> + use<> {
-        let (before, after): (&'static [Check], &'static [Check]) =
-            (self.preflight, self.postflight);
-        before.iter().chain(after)
+        let (before, after, audits): (&'static [Check], &'static [Check], &'static [Check]) =
+            (self.preflight, self.postflight, self.audits);
+        before.iter().chain(after).chain(audits)
     }
 }
 

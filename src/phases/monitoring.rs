@@ -34,6 +34,7 @@ pub const PHASE: Phase = Phase {
     ],
     waits_for: "PrometheusRules and ServiceMonitors stored",
     postflight: &[],
+    audits: &[],
     not_applied: &[],
 };
 

@@ -2,6 +2,8 @@
 
 use std::time::{Duration, Instant};
 
+use sha2::Digest;
+
 use crate::control_plane::run_dir;
 use crate::process::ManagedProcess;
 use crate::{Binaries, Result, TestenvError, free_port};
@@ -9,6 +11,15 @@ use crate::{Binaries, Result, TestenvError, free_port};
 /// The account the emulator answers for: the platform's own, so tacos's account guard can be tested.
 pub const ACCOUNT_ID: &str = "137406935518";
 pub const REGION: &str = "ap-northeast-2";
+/// The Kubernetes version seeded clusters report: one inside EKS standard support until
+/// 2027-03-27 (tacos.yaml's compliance.eksStandardSupportEnds).
+pub const EKS_VERSION: &str = "1.35";
+/// The tag the services' charts run (helm-values/*.yaml image.tag).
+pub const IMAGE_TAG: &str = "v1.4.2";
+/// The platform's AWS Budget (tacos.yaml compliance.budget.name) and its monthly limit in USD,
+/// above what `tacos capacity` estimates the nodes cost at the sustained rate.
+pub const BUDGET_NAME: &str = "traffic-tacos-monthly";
+pub const BUDGET_LIMIT_USD: u32 = 8_000;
 /// The five services, each with a ServiceAccount of the same name in tacos-app and an IRSA role.
 pub const PLATFORM_SERVICES: [&str; 5] = [
     "gateway-api",
@@ -181,8 +192,12 @@ impl AwsEmulator {
             .await
     }
 
-    /// Creates an EKS cluster (moto reports it ACTIVE at once).
+    /// Creates an EKS cluster (moto reports it ACTIVE at once), set up as the platform's
+    /// compliance audits require: Secrets encrypted with a customer-managed KMS key, api, audit
+    /// and authenticator logs on, the public endpoint off.
     pub async fn seed_eks_cluster(&self, name: &str, version: &str) -> Result<()> {
+        use aws_sdk_eks::types::{EncryptionConfig, LogSetup, LogType, Logging, Provider};
+        let key_arn = self.seed_kms_key(&format!("{name} Secrets")).await?;
         let eks = aws_sdk_eks::Client::new(&self.sdk_config().await);
         eks.create_cluster()
             .name(name)
@@ -194,11 +209,207 @@ impl AwsEmulator {
                 aws_sdk_eks::types::VpcConfigRequest::builder()
                     .subnet_ids("subnet-0a1b2c3d")
                     .security_group_ids("sg-0cluster")
+                    .endpoint_public_access(false)
+                    .endpoint_private_access(true)
+                    .build(),
+            )
+            .encryption_config(
+                EncryptionConfig::builder()
+                    .provider(Provider::builder().key_arn(key_arn).build())
+                    .build(),
+            )
+            .logging(
+                Logging::builder()
+                    .cluster_logging(
+                        LogSetup::builder()
+                            .types(LogType::Api)
+                            .types(LogType::Audit)
+                            .types(LogType::Authenticator)
+                            .enabled(true)
+                            .build(),
+                    )
                     .build(),
             )
             .send()
             .await
             .map_err(|e| aws_err("create EKS cluster", e))?;
+        Ok(())
+    }
+
+    /// Creates an enabled symmetric KMS key and returns its ARN.
+    pub async fn seed_kms_key(&self, description: &str) -> Result<String> {
+        let kms = aws_sdk_kms::Client::new(&self.sdk_config().await);
+        let key = kms
+            .create_key()
+            .description(description)
+            .send()
+            .await
+            .map_err(|e| aws_err("create KMS key", e))?;
+        key.key_metadata
+            .and_then(|m| m.arn)
+            .ok_or_else(|| TestenvError::Aws {
+                action: "create KMS key".into(),
+                message: "no ARN in the answer".into(),
+            })
+    }
+
+    /// Creates ECR repository `name` (scan-on-push as given) holding one image tagged `tag`, and
+    /// scans it (moto's scan of it finds one HIGH vulnerability, CVE-9999-9999, unless told otherwise).
+    pub async fn seed_ecr_image(&self, name: &str, tag: &str, scan_on_push: bool) -> Result<()> {
+        let ecr = aws_sdk_ecr::Client::new(&self.sdk_config().await);
+        ecr.create_repository()
+            .repository_name(name)
+            .image_scanning_configuration(
+                aws_sdk_ecr::types::ImageScanningConfiguration::builder()
+                    .scan_on_push(scan_on_push)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| aws_err("create ECR repository", e))?;
+        let manifest = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "config": {
+                "mediaType": "application/vnd.docker.container.image.v1+json",
+                "size": 7023,
+                "digest": format!("sha256:{}", hex::encode(sha2::Sha256::digest(format!("{name}:{tag}:config")))),
+            },
+            "layers": [{
+                "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                "size": 32654,
+                "digest": format!("sha256:{}", hex::encode(sha2::Sha256::digest(format!("{name}:{tag}:layer")))),
+            }],
+        });
+        ecr.put_image()
+            .repository_name(name)
+            .image_manifest(manifest.to_string())
+            .image_tag(tag)
+            .send()
+            .await
+            .map_err(|e| aws_err("put ECR image", e))?;
+        ecr.start_image_scan()
+            .repository_name(name)
+            .image_id(
+                aws_sdk_ecr::types::ImageIdentifier::builder()
+                    .image_tag(tag)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| aws_err("start ECR image scan", e))?;
+        Ok(())
+    }
+
+    /// Makes the next scan-findings answer for `repository`:`tag` the given findings, each
+    /// `(CVE, severity, package name, package version)`, through moto's own API for it.
+    pub async fn seed_scan_findings(
+        &self,
+        repository: &str,
+        tag: &str,
+        findings: &[(&str, &str, &str, &str)],
+    ) -> Result<()> {
+        let mut counts = serde_json::Map::new();
+        for (_, severity, _, _) in findings {
+            let count = counts.entry(severity.to_string()).or_insert(0.into());
+            *count = (count.as_u64().unwrap_or(0) + 1).into();
+        }
+        let result = serde_json::json!({
+            "registryId": ACCOUNT_ID,
+            "repositoryName": repository,
+            "imageId": {"imageTag": tag},
+            "imageScanStatus": {"status": "COMPLETE", "description": "The scan was completed successfully."},
+            "imageScanFindings": {
+                "findings": findings.iter().map(|(id, severity, package, version)| serde_json::json!({
+                    "name": id,
+                    "severity": severity,
+                    "attributes": [
+                        {"key": "package_name", "value": package},
+                        {"key": "package_version", "value": version},
+                    ],
+                })).collect::<Vec<_>>(),
+                "findingSeverityCounts": counts,
+            },
+        });
+        let action = "set ECR scan findings";
+        let response = crate::http_client()
+            .post(format!(
+                "{}/moto-api/static/ecr/scan-finding-results",
+                self.endpoint
+            ))
+            .json(&serde_json::json!({"results": [result], "region": REGION, "account_id": ACCOUNT_ID}))
+            .send()
+            .await
+            .map_err(|e| aws_err(action, e))?;
+        if !response.status().is_success() {
+            return Err(TestenvError::Aws {
+                action: action.into(),
+                message: response.status().to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Creates a monthly cost budget of `limit_usd` with a FORECASTED notification at each of
+    /// `alert_percents` of the limit.
+    pub async fn seed_budget(
+        &self,
+        name: &str,
+        limit_usd: u32,
+        alert_percents: &[f64],
+    ) -> Result<()> {
+        use aws_sdk_budgets::types::{
+            Budget, BudgetType, ComparisonOperator, Notification, NotificationType,
+            NotificationWithSubscribers, Spend, Subscriber, SubscriptionType, ThresholdType,
+            TimeUnit,
+        };
+        let budgets = aws_sdk_budgets::Client::new(&self.sdk_config().await);
+        let built = |what: &str, e: aws_sdk_budgets::error::BuildError| TestenvError::Aws {
+            action: format!("build {what}"),
+            message: e.to_string(),
+        };
+        let mut request = budgets.create_budget().account_id(ACCOUNT_ID).budget(
+            Budget::builder()
+                .budget_name(name)
+                .budget_limit(
+                    Spend::builder()
+                        .amount(limit_usd.to_string())
+                        .unit("USD")
+                        .build()
+                        .map_err(|e| built("spend", e))?,
+                )
+                .time_unit(TimeUnit::Monthly)
+                .budget_type(BudgetType::Cost)
+                .build()
+                .map_err(|e| built("budget", e))?,
+        );
+        for percent in alert_percents {
+            request = request.notifications_with_subscribers(
+                NotificationWithSubscribers::builder()
+                    .notification(
+                        Notification::builder()
+                            .notification_type(NotificationType::Forecasted)
+                            .comparison_operator(ComparisonOperator::GreaterThan)
+                            .threshold(*percent)
+                            .threshold_type(ThresholdType::Percentage)
+                            .build()
+                            .map_err(|e| built("notification", e))?,
+                    )
+                    .subscribers(
+                        Subscriber::builder()
+                            .subscription_type(SubscriptionType::Email)
+                            .address("oncall@traffictacos.store")
+                            .build()
+                            .map_err(|e| built("subscriber", e))?,
+                    )
+                    .build()
+                    .map_err(|e| built("notification", e))?,
+            );
+        }
+        request
+            .send()
+            .await
+            .map_err(|e| aws_err("create budget", e))?;
         Ok(())
     }
 
@@ -383,10 +594,24 @@ impl AwsEmulator {
         Ok(())
     }
 
-    /// What the Traffic Tacos platform expects to find in its AWS account: the EKS cluster, an
-    /// issued wildcard certificate, the public hosted zone and each service's IRSA role. Returns the zone id.
+    /// What the Traffic Tacos platform expects to find in its AWS account: the EKS cluster and a
+    /// node of each NodePool, an issued wildcard certificate, the public hosted zone, each
+    /// service's IRSA role and scanned ECR image, and the platform's budget. Returns the zone id.
     pub async fn seed_platform(&self) -> Result<String> {
-        self.seed_eks_cluster("ticket-cluster", "1.33").await?;
+        self.seed_eks_cluster("ticket-cluster", EKS_VERSION).await?;
+        for pool in ["tacos-on-demand", "tacos-spot"] {
+            self.seed_node_instance(
+                "ticket-cluster",
+                &crate::aws_nodes::NodeLaunch::karpenter_default(pool),
+            )
+            .await?;
+        }
+        for service in PLATFORM_SERVICES {
+            self.seed_ecr_image(&format!("traffic-tacos-{service}"), IMAGE_TAG, true)
+                .await?;
+        }
+        self.seed_budget(BUDGET_NAME, BUDGET_LIMIT_USD, &[80.0, 100.0])
+            .await?;
         self.seed_certificate("*.traffictacos.store", &["traffictacos.store"])
             .await?;
         for service in PLATFORM_SERVICES {

@@ -107,7 +107,8 @@ impl AwsEmulator {
     }
 
     /// Creates EKS cluster `name` in `vpc`, described as EKS describes a real one: with
-    /// `resourcesVpcConfig.vpcId` and `clusterSecurityGroupId`.
+    /// `resourcesVpcConfig.vpcId` and `clusterSecurityGroupId`; compliant like
+    /// [`seed_eks_cluster`](Self::seed_eks_cluster).
     ///
     /// moto keeps `resourcesVpcConfig` exactly as sent and fills in neither field itself, and the
     /// SDK's request type has no place for them; so the cluster is created through EKS's REST API
@@ -119,7 +120,10 @@ impl AwsEmulator {
         vpc: &ClusterVpc,
     ) -> Result<()> {
         let action = format!("create EKS cluster {name}");
+        let key_arn = self.seed_kms_key(&format!("{name} Secrets")).await?;
         let body = serde_json::json!({
+            "encryptionConfig": [{"resources": ["secrets"], "provider": {"keyArn": key_arn}}],
+            "logging": {"clusterLogging": [{"types": ["api", "audit", "authenticator"], "enabled": true}]},
             "name": name,
             "version": version,
             "roleArn": format!("arn:aws:iam::{ACCOUNT_ID}:role/{name}-cluster-role"),
@@ -128,6 +132,8 @@ impl AwsEmulator {
                 "securityGroupIds": [],
                 "clusterSecurityGroupId": vpc.cluster_security_group_id,
                 "vpcId": vpc.vpc_id,
+                "endpointPublicAccess": false,
+                "endpointPrivateAccess": true,
             },
         });
         let scope = format!(

@@ -8,6 +8,7 @@ pub mod apply;
 pub mod argocd;
 pub mod aws;
 pub mod aws_network;
+pub mod aws_nodes;
 pub mod binaries;
 pub mod charts;
 pub mod control_plane;
