@@ -6,6 +6,7 @@ pub mod crds;
 pub mod helm_values;
 pub mod labels;
 pub mod network;
+pub mod nodes;
 pub mod pod_security;
 pub mod resources;
 pub mod routes;
@@ -114,6 +115,10 @@ pub fn families() -> Vec<Family> {
         Family {
             rules: network::RULES,
             check: network::check,
+        },
+        Family {
+            rules: nodes::RULES,
+            check: nodes::check,
         },
         Family {
             rules: labels::RULES,
