@@ -68,6 +68,19 @@ pub struct CheckContext<'a> {
 }
 
 impl CheckContext<'_> {
+    /// The capacity model `tacos capacity` reads: the tree's services under this environment's settings.
+    pub fn capacity_model(&self) -> Result<crate::capacity::Model, PhaseError> {
+        let bad_input = |e: crate::capacity::CapacityError| PhaseError::Usage(e.to_string());
+        let helm = crate::capacity::find_helm(self.render.helm.as_deref()).map_err(bad_input)?;
+        crate::capacity::load_model(
+            &self.render.repo,
+            &self.config.path,
+            self.config.environment.as_deref(),
+            &helm,
+        )
+        .map_err(bad_input)
+    }
+
     /// The AWS context, which every phase that `needs_aws` is given.
     pub fn aws(&self) -> Result<&AwsContext, PhaseError> {
         self.aws.ok_or_else(|| {

@@ -701,15 +701,7 @@ async fn budget_guards_spend(cx: &CheckContext<'_>) -> Result<Vec<Finding>, Phas
 
 /// The nodes' monthly cost at the sustained rate with each pool's spot mix, as `tacos capacity` estimates it.
 fn sustained_cost_estimate(cx: &CheckContext<'_>) -> Result<f64, PhaseError> {
-    let bad_input = |e: crate::capacity::CapacityError| PhaseError::Usage(e.to_string());
-    let helm = crate::capacity::find_helm(cx.render.helm.as_deref()).map_err(bad_input)?;
-    let model = crate::capacity::load_model(
-        &cx.render.repo,
-        &cx.config.path,
-        cx.config.environment.as_deref(),
-        &helm,
-    )
-    .map_err(bad_input)?;
+    let model = cx.capacity_model()?;
     let sustained = f64::from(cx.environment.capacity.sustained_rps);
     Ok(crate::capacity::assess(&model, sustained)
         .cost

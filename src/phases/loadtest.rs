@@ -76,15 +76,7 @@ async fn capacity_fits(cx: &CheckContext<'_>) -> Result<Vec<Finding>, PhaseError
     else {
         return Ok(Vec::new());
     };
-    let bad_input = |e: crate::capacity::CapacityError| PhaseError::Usage(e.to_string());
-    let helm = crate::capacity::find_helm(cx.render.helm.as_deref()).map_err(bad_input)?;
-    let model = crate::capacity::load_model(
-        &cx.render.repo,
-        &cx.config.path,
-        cx.config.environment.as_deref(),
-        &helm,
-    )
-    .map_err(bad_input)?;
+    let model = cx.capacity_model()?;
     Ok(crate::capacity::check_fit(&model, f64::from(target))
         .err()
         .unwrap_or_default())
