@@ -2,7 +2,7 @@
 # Builds (or finds cached) everything the local test environment runs, on a fresh machine that
 # reaches only the package registries:
 #   - etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, kwok, helm,
-#     metrics-server, kubeconform (what the lint bench times tacos against):
+#     metrics-server, the VPA recommender, kubeconform (what the lint bench times tacos against):
 #     built from their Go modules (wrapper modules under testenv/go/, pinned by go.sum);
 #   - upstream CRDs: `go mod download` of the projects' own Go modules (testenv/crds.txt);
 #   - moto's server (the AWS emulator) in a virtualenv, pinned in testenv/requirements.txt.
@@ -88,6 +88,13 @@ install_metrics_server() {
   build_go "metrics-server $METRICS_SERVER_VERSION" "$cache/bin/metrics-server-$METRICS_SERVER_VERSION" metrics-server \
     "-X k8s.io/client-go/pkg/version.gitVersion=$METRICS_SERVER_VERSION -X k8s.io/client-go/pkg/version.buildDate=1970-01-01T00:00:00Z" \
     sigs.k8s.io/metrics-server/cmd/metrics-server
+}
+
+# The VPA recommender, run out of cluster like metrics-server: the services' VerticalPodAutoscalers
+# (updateMode "Off") get real recommendations from the resource metrics the tests set.
+install_vpa_recommender() {
+  build_go "vpa-recommender $VPA_VERSION" "$cache/bin/vpa-recommender-$VPA_VERSION" vpa-recommender "" \
+    k8s.io/autoscaler/vertical-pod-autoscaler/pkg/recommender
 }
 
 install_helm() {
@@ -222,6 +229,7 @@ export TACOS_TESTENV_KWOK_STAGES=$cache/kwok-stages-$KWOK_VERSION
 export TACOS_TESTENV_KWOK_METRICS=$cache/kwok-metrics-$KWOK_VERSION
 export TACOS_TESTENV_BIN_HELM=$cache/bin/helm-$HELM_VERSION
 export TACOS_TESTENV_BIN_METRICS_SERVER=$cache/bin/metrics-server-$METRICS_SERVER_VERSION
+export TACOS_TESTENV_BIN_VPA_RECOMMENDER=$cache/bin/vpa-recommender-$VPA_VERSION
 export TACOS_TESTENV_CRDS=$cache/crds
 export TACOS_TESTENV_BIN_ARGOCD=$cache/bin/argocd-$ARGOCD_VERSION
 export TACOS_TESTENV_REDIS_SERVER=$(command -v redis-server || echo /usr/bin/redis-server)
@@ -236,9 +244,9 @@ main() {
   local only=${1:-all}
   case "$only" in
     --print-env) print_env; return ;;
-    kubernetes|etcd|kwok|metrics_server|helm|argocd|redis|crds|moto|sarif_schema|kubeconform) "install_$only"; return ;;
+    kubernetes|etcd|kwok|metrics_server|vpa_recommender|helm|argocd|redis|crds|moto|sarif_schema|kubeconform) "install_$only"; return ;;
     all) ;;
-    *) echo "usage: testenv/install.sh [all|kubernetes|etcd|kwok|metrics_server|helm|argocd|redis|crds|moto|sarif_schema|kubeconform|--print-env]" >&2; exit 2 ;;
+    *) echo "usage: testenv/install.sh [all|kubernetes|etcd|kwok|metrics_server|vpa_recommender|helm|argocd|redis|crds|moto|sarif_schema|kubeconform|--print-env]" >&2; exit 2 ;;
   esac
   install_moto
   install_crds
@@ -246,6 +254,7 @@ main() {
   install_helm
   install_kwok
   install_metrics_server
+  install_vpa_recommender
   install_kubernetes
   install_redis
   install_argocd

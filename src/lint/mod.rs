@@ -13,6 +13,7 @@ pub mod routes;
 pub mod scaling;
 pub mod secrets;
 pub mod sync_options;
+pub mod vpa;
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -111,6 +112,10 @@ pub fn families() -> Vec<Family> {
         Family {
             rules: scaling::RULES,
             check: scaling::check,
+        },
+        Family {
+            rules: vpa::RULES,
+            check: vpa::check,
         },
         Family {
             rules: network::RULES,

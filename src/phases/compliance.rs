@@ -138,7 +138,7 @@ pub const EKS_AUDITS: [Check; 5] = [
 ];
 
 /// The audits of what the services run and what they cost.
-pub const APP_AUDITS: [Check; 3] = [
+pub const APP_AUDITS: [Check; 4] = [
     Check {
         info: ECR_IMAGES_SCANNED,
         run: |cx| Box::pin(images_scanned(cx)),
@@ -154,6 +154,7 @@ pub const APP_AUDITS: [Check; 3] = [
         run: |cx| Box::pin(budget_guards_spend(cx)),
         in_verify: true,
     },
+    super::rightsizing::RECOMMENDATIONS,
 ];
 
 fn cluster_subject(cx: &CheckContext<'_>, aws: &AwsContext) -> String {

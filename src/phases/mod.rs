@@ -11,6 +11,8 @@ pub mod monitoring;
 pub mod pin;
 pub mod posture;
 pub mod render;
+pub mod rightsizing;
+pub mod served;
 pub mod substitute;
 
 pub use check::{Check, CheckContext, CheckFuture, CheckOutcome, PhaseError};

@@ -97,6 +97,19 @@ pub const SECRETS_STORE_CSI_CRDS: GoModuleCrds = GoModuleCrds {
     groups: &["secrets-store.csi.x-k8s.io"],
 };
 
+/// VerticalPodAutoscaler and VerticalPodAutoscalerCheckpoint.
+pub const VPA_CRDS: GoModuleCrds = GoModuleCrds {
+    name: "vpa",
+    project: "Vertical Pod Autoscaler",
+    module: "k8s.io/autoscaler/vertical-pod-autoscaler",
+    version: "v1.8.1",
+    h1: "h1:Pe8bV1wozN4gOKO1rleiIY5alIyAXN+DnXDbXQcL4fI=",
+    dir: "deploy",
+    prefix: "vpa-v1-crd",
+    suffix: ".yaml",
+    groups: &["autoscaling.k8s.io"],
+};
+
 /// Every CRD set tacos pins, for lint to check custom resources against.
 pub const PINNED_CRDS: &[GoModuleCrds] = &[
     GATEWAY_API,
@@ -104,6 +117,7 @@ pub const PINNED_CRDS: &[GoModuleCrds] = &[
     PROMETHEUS_OPERATOR_CRDS,
     KEDA_CRDS,
     SECRETS_STORE_CSI_CRDS,
+    VPA_CRDS,
 ];
 
 /// API groups of projects the platform uses whose CRDs tacos cannot pin: the Go module proxy

@@ -22,6 +22,8 @@ pub struct Binaries {
     pub kwok_metrics: PathBuf,
     /// metrics-server, run out of cluster behind the `v1beta1.metrics.k8s.io` APIService.
     pub metrics_server: PathBuf,
+    /// The Vertical Pod Autoscaler's recommender, run out of cluster on demand.
+    pub vpa_recommender: PathBuf,
     pub helm: PathBuf,
     /// Argo CD's multicall binary, with the repo-server's GPG wrapper scripts beside it.
     pub argocd: PathBuf,
@@ -73,6 +75,9 @@ impl Binaries {
                     version("METRICS_SERVER_VERSION")
                 ))
                 .join("metrics-server"),
+            vpa_recommender: bin
+                .join(format!("vpa-recommender-{}", version("VPA_VERSION")))
+                .join("recommender"),
             helm: bin
                 .join(format!("helm-{}", version("HELM_VERSION")))
                 .join("helm"),

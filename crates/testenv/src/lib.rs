@@ -26,6 +26,7 @@ pub mod shared;
 pub mod simulated;
 pub mod tacos_command;
 pub mod upstream;
+pub mod vpa;
 
 pub use aws::AwsEmulator;
 pub use binaries::Binaries;

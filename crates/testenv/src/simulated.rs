@@ -261,6 +261,18 @@ impl SimulatedCluster {
         self.control_plane.client().await
     }
 
+    /// Starts the VPA recommender for `namespace`; it runs as long as the cluster. Returns its log.
+    pub fn start_vpa_recommender(&self, namespace: &str) -> Result<std::path::PathBuf> {
+        let process = crate::vpa::spawn_recommender(
+            &self.control_plane,
+            namespace,
+            self.control_plane.dir(),
+        )?;
+        let log = process.log.clone();
+        lock(&self.processes).push(process);
+        Ok(log)
+    }
+
     /// A fresh namespace; its `default` ServiceAccount comes from the controller-manager as on a real cluster.
     pub async fn fresh_namespace(&self, prefix: &str) -> Result<String> {
         self.control_plane.fresh_namespace(prefix).await
