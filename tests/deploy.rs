@@ -150,6 +150,51 @@ async fn a_missing_irsa_role_stops_the_apps_phase_before_anything_is_applied() {
     assert_apps_not_applied(&run, plane.client().await.unwrap()).await;
 }
 
+#[tokio::test]
+async fn a_kind_the_live_project_does_not_permit_stops_the_apps_phase_before_anything_is_applied() {
+    // Its own control plane: the test writes the AppProject other apps tests run without.
+    let plane = tacos_testenv::ControlPlane::start(ControlPlaneOptions::default())
+        .await
+        .unwrap();
+    let client = plane.client().await.unwrap();
+    let aws = AwsEmulator::start(AcmValidation::Immediate).await.unwrap();
+    aws.seed_platform().await.unwrap();
+    // The project as an older tree applied it: before the charts rendered VerticalPodAutoscalers.
+    let project = std::fs::read_to_string(
+        repo_root().join("applications/argocd/appproject-traffic-tacos.yaml"),
+    )
+    .unwrap()
+    .replace(
+        "    - group: autoscaling.k8s.io\n      kind: VerticalPodAutoscaler\n",
+        "",
+    )
+    .replace("${GIT_REPO_URL}", "https://github.com/traffictacos/gitops");
+    assert!(!project.contains("VerticalPodAutoscaler"));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("project.yaml");
+    std::fs::write(
+        &path,
+        format!("apiVersion: v1\nkind: Namespace\nmetadata: {{name: argocd}}\n---\n{project}"),
+    )
+    .unwrap();
+    apply_file(&client, &path).await;
+    let run = tacos(&plane.kubeconfig, &aws)
+        .args(["deploy", "--phase", "apps", "--skip-deps"])
+        .run_async()
+        .await;
+    run.assert_code(1);
+    run.assert_output_contains("✗ gitops-project-permits-kinds");
+    run.assert_output_contains(
+        "kind VerticalPodAutoscaler of group autoscaling.k8s.io is not on the namespaceResourceWhitelist in the cluster",
+    );
+    run.assert_output_contains("inventory-api");
+    assert!(
+        !run.transcript().contains("kind Deployment of group apps"),
+        "kinds the project lists are not findings: {run}"
+    );
+    assert_apps_not_applied(&run, client).await;
+}
+
 /// A copy of the repository's GitOps tree and tacos.yaml in `dir`, with `from` replaced by `to`
 /// in every file of helm-values/.
 fn tree_copy_with_values(dir: &Path, from: &str, to: &str) {

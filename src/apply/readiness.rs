@@ -385,24 +385,28 @@ fn application(live: &Value, expected_revision: Option<&str>) -> Readiness {
             .as_str()
             .unwrap_or("the sync failed")
             .to_string();
-        let failed: Vec<String> = operation["syncResult"]["resources"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|r| r["status"] == "SyncFailed")
-            .map(|r| {
-                format!(
-                    "{} {}: {}",
-                    r["kind"].as_str().unwrap_or_default(),
-                    r["name"].as_str().unwrap_or_default(),
-                    r["message"].as_str().unwrap_or_default()
-                )
-            })
-            .collect();
+        let failed = sync_failures(operation);
         if !failed.is_empty() {
             message = format!("{message} ({})", failed.join("; "));
         }
         return Readiness::Failed(format!("sync {phase}: {message}"));
+    }
+    // Argo CD retries a failed sync with backoff (syncPolicy.retry) and keeps the operation
+    // Running meanwhile: the wait says what failed, since a refusal does not heal by retrying.
+    let retries = operation["retryCount"].as_i64().unwrap_or(0);
+    let failed = sync_failures(operation);
+    if phase == "Running" && retries > 0 && operation_at_expected && !failed.is_empty() {
+        // A kind the project does not permit stays refused until the AppProject changes.
+        if failed.iter().any(|f| f.contains(NOT_PERMITTED_IN_PROJECT)) {
+            return Readiness::Failed(format!(
+                "Argo CD refuses the sync (retried {retries} time(s)): {}",
+                failed.join("; ")
+            ));
+        }
+        return Readiness::Pending(format!(
+            "Argo CD's sync, retried {retries} time(s) after: {}",
+            failed.join("; ")
+        ));
     }
     if health == "Degraded" {
         let degraded: Vec<String> = status["resources"]
@@ -440,7 +444,27 @@ fn application(live: &Value, expected_revision: Option<&str>) -> Readiness {
         ));
     }
     if sync != "Synced" {
-        return Readiness::Pending(format!("Application Synced (is {sync})"));
+        let drifted: Vec<String> = status["resources"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|r| r["status"].as_str().is_some_and(|s| s != "Synced"))
+            .map(|r| {
+                let namespace = r["namespace"].as_str().unwrap_or_default();
+                let name = r["name"].as_str().unwrap_or_default();
+                let name = if namespace.is_empty() {
+                    name.to_string()
+                } else {
+                    format!("{namespace}/{name}")
+                };
+                format!("{} {name}", r["kind"].as_str().unwrap_or_default())
+            })
+            .collect();
+        return Readiness::Pending(if drifted.is_empty() {
+            format!("Application Synced (is {sync})")
+        } else {
+            format!("Application Synced (is {sync}: {})", drifted.join(", "))
+        });
     }
     // A sync still running is not done; one that ran at an older commit is history when the
     // Application is Synced at this one (Argo CD syncs only what changed between them).
@@ -451,6 +475,27 @@ fn application(live: &Value, expected_revision: Option<&str>) -> Readiness {
         return Readiness::Pending(format!("Application Healthy (is {health})"));
     }
     Readiness::Ready
+}
+
+/// How Argo CD's application controller words a kind its AppProject does not permit.
+const NOT_PERMITTED_IN_PROJECT: &str = "is not permitted in project";
+
+/// The objects an Application's last sync operation failed on, each with Argo CD's message.
+fn sync_failures(operation: &Value) -> Vec<String> {
+    operation["syncResult"]["resources"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| r["status"] == "SyncFailed")
+        .map(|r| {
+            format!(
+                "{} {}: {}",
+                r["kind"].as_str().unwrap_or_default(),
+                r["name"].as_str().unwrap_or_default(),
+                r["message"].as_str().unwrap_or_default()
+            )
+        })
+        .collect()
 }
 
 /// A workload's replica floor, declared by the autoscaler that owns its `replicas` (an HPA's
@@ -630,6 +675,17 @@ mod tests {
             readiness(&yaml(&out_of_sync), None),
             Readiness::Pending(_)
         ));
+        // The wait names what differs from Git, as `argocd app diff` would, not just the verdict.
+        let drifted = out_of_sync.replace(
+            "health: {status: Healthy}",
+            "health: {status: Healthy}, resources: [{kind: Service, namespace: app, name: api, status: Synced}, {group: autoscaling.k8s.io, kind: VerticalPodAutoscaler, namespace: app, name: api, status: OutOfSync}]",
+        );
+        assert_eq!(
+            readiness(&yaml(&drifted), None),
+            Readiness::Pending(
+                "Application Synced (is OutOfSync: VerticalPodAutoscaler app/api)".into()
+            )
+        );
         let degraded = synced.replace("Healthy", "Degraded");
         assert!(matches!(
             readiness(&yaml(&degraded), None),
@@ -673,6 +729,25 @@ mod tests {
             readiness(&yaml(failed), Some("abc123")),
             Readiness::Failed(m) if m.contains("Deployment api: spec.replicas: Invalid value")
         ));
+        // A failure Argo CD is retrying is still pending, and the wait names it; a refusal by
+        // the project cannot heal by retrying, so it fails at once.
+        let retrying = failed.replace("phase: Failed", "phase: Running, retryCount: 2");
+        assert_eq!(
+            readiness(&yaml(&retrying), Some("abc123")),
+            Readiness::Pending(
+                "Argo CD's sync, retried 2 time(s) after: Deployment api: spec.replicas: Invalid value".into()
+            )
+        );
+        let refused = retrying.replace(
+            "'spec.replicas: Invalid value'",
+            "'resource apps:Deployment is not permitted in project shop'",
+        );
+        assert_eq!(
+            readiness(&yaml(&refused), Some("abc123")),
+            Readiness::Failed(
+                "Argo CD refuses the sync (retried 2 time(s)): Deployment api: resource apps:Deployment is not permitted in project shop".into()
+            )
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::CapacityError;
 use super::model::FieldRef;
-use crate::repo::helm::plan_render;
+use crate::repo::helm::{plan_render, rendered_for_label};
 use crate::repo::object::pointer;
 use crate::repo::yaml::{Document, parse_documents};
 use crate::repo::{Location, Object, Tree};
@@ -39,13 +39,10 @@ impl<'a> ValuesOrigin<'a> {
 
     fn in_values(&self, object: &Object, values_path: &[&str]) -> Option<FieldRef> {
         let rendered_for = object.source.rendered_for.as_deref()?;
-        // The loader labels rendered objects "Application NAME at FILE:LINE:COLUMN".
         let application = self
             .tree
             .of_kind("argoproj.io", "Application")
-            .find(|app| {
-                format!("Application {} at {}", app.name(), app.location()) == rendered_for
-            })?;
+            .find(|app| rendered_for_label(app.name(), &app.location()) == rendered_for)?;
         let render = plan_render(self.tree, application)?;
         let value_pointer = pointer(values_path);
         let files = render

@@ -1,5 +1,6 @@
-//! Shared Kubernetes knowledge that deploy, verify, doctor, lint and capacity all stand on: quantities, workloads and selectors, typed objects, configured endpoints, Gateway listeners and the routing of Gateway API routes, autoscaler status.
+//! Shared Kubernetes knowledge that deploy, verify, doctor, lint and capacity all stand on: quantities, workloads and selectors, typed objects, configured endpoints, Gateway listeners and the routing of Gateway API routes, autoscaler status, Argo CD projects' rules.
 
+pub mod appproject;
 pub mod argocd;
 pub mod autoscalers;
 pub mod endpoints;

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::{LintContext, subject};
+use crate::k8s::appproject::glob_match;
 use crate::repo::helm::{missing_value_files, plan_render, repository_roots};
 use crate::repo::{Object, Tree};
 use crate::report::rule;
@@ -135,7 +136,7 @@ fn project_name(application: &Object) -> &str {
 }
 
 /// The AppProject of an Application: in the Application's namespace, else anywhere in the tree.
-fn find_project<'a>(tree: &'a Tree, application: &Object) -> Option<&'a Object> {
+pub(super) fn find_project<'a>(tree: &'a Tree, application: &Object) -> Option<&'a Object> {
     let name = project_name(application);
     tree.find(ARGO_GROUP, "AppProject", application.namespace(), name)
         .or_else(|| tree.find(ARGO_GROUP, "AppProject", None, name))
@@ -296,36 +297,6 @@ fn is_deny_entry(entry: &Value) -> bool {
     DESTINATION_FIELDS
         .iter()
         .any(|f| entry[*f].as_str().is_some_and(|v| v.starts_with('!')))
-}
-
-/// Glob match as Argo CD uses it for repositories and destinations: `*` is any run of
-/// characters, `?` one character, everything else itself.
-fn glob_match(pattern: &str, text: &str) -> bool {
-    let pattern: Vec<char> = pattern.chars().collect();
-    let text: Vec<char> = text.chars().collect();
-    let (mut p, mut t) = (0, 0);
-    let mut backtrack: Option<(usize, usize)> = None;
-    while t < text.len() {
-        match pattern.get(p) {
-            Some('*') => {
-                backtrack = Some((p, t));
-                p += 1;
-            }
-            Some(c) if *c == '?' || *c == text[t] => {
-                p += 1;
-                t += 1;
-            }
-            _ => match backtrack {
-                Some((star, matched)) => {
-                    p = star + 1;
-                    t = matched + 1;
-                    backtrack = Some((star, matched + 1));
-                }
-                None => return false,
-            },
-        }
-    }
-    pattern[p..].iter().all(|c| *c == '*')
 }
 
 /// The `helm.valueFiles` entries of an Application, in the order plan_render resolves them.

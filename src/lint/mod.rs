@@ -2,6 +2,7 @@
 
 pub mod api_versions;
 pub mod argocd;
+pub mod argocd_kinds;
 pub mod crds;
 pub mod helm_values;
 pub mod labels;
@@ -136,6 +137,10 @@ pub fn families() -> Vec<Family> {
         Family {
             rules: argocd::RULES,
             check: argocd::check,
+        },
+        Family {
+            rules: argocd_kinds::RULES,
+            check: argocd_kinds::check,
         },
         Family {
             rules: sync_options::RULES,

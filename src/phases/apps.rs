@@ -35,6 +35,7 @@ pub const PHASE: Phase = Phase {
     preflight: &[
         PREVIOUS_PHASE_HEALTHY,
         super::served::CHART_KINDS,
+        super::permitted::CHART_KINDS_PERMITTED,
         Check {
             info: IRSA_ROLES_EXIST,
             run: |cx| Box::pin(irsa_roles_exist(cx)),

@@ -87,6 +87,21 @@ pub fn plan_render(tree: &Tree, application: &Object) -> Option<ChartRender> {
     })
 }
 
+/// How objects rendered for the Application `name` at `location` are labelled
+/// (`Source::rendered_for`), so a check can find the objects of an Application.
+pub fn rendered_for_label(name: &str, location: &Location) -> String {
+    format!("Application {name} at {location}")
+}
+
+/// The Application a rendered object's `Source::rendered_for` label names (the inverse of
+/// [`rendered_for_label`]; Kubernetes names hold no spaces).
+pub fn application_of_rendered(label: &str) -> Option<&str> {
+    label
+        .strip_prefix("Application ")?
+        .split_once(" at ")
+        .map(|(name, _)| name)
+}
+
 /// The tree's roots and all their parents, shown relative to the current folder where possible.
 pub(crate) fn repository_roots(tree: &Tree) -> Vec<PathBuf> {
     let cwd = std::env::current_dir().unwrap_or_default();
@@ -243,10 +258,7 @@ fn render_one(helm: &Path, render: &ChartRender) -> Result<Vec<Object>, LoadProb
     })?;
     let lines: Vec<&str> = text.lines().collect();
     let chart_parent = render.chart_dir.parent().unwrap_or(Path::new("."));
-    let rendered_for = format!(
-        "Application {} at {}",
-        render.application, render.application_location
-    );
+    let rendered_for = rendered_for_label(&render.application, &render.application_location);
     Ok(documents
         .into_iter()
         .map(|document| {
@@ -311,7 +323,8 @@ fn source_comment(lines: &[&str], document_line: usize) -> Option<String> {
         .find_map(|line| line.strip_prefix("# Source: ").map(str::to_string))
 }
 
-/// Built-in kinds that have no namespace.
+/// Kinds that have no namespace: the built-in ones, and the custom ones of projects tacos knows
+/// (Gateway API, Karpenter).
 pub fn is_cluster_scoped(kind: &str) -> bool {
     matches!(
         kind,
@@ -330,6 +343,9 @@ pub fn is_cluster_scoped(kind: &str) -> bool {
             | "APIService"
             | "ValidatingAdmissionPolicy"
             | "ValidatingAdmissionPolicyBinding"
+            | "NodePool"
+            | "NodeClaim"
+            | "EC2NodeClass"
     )
 }
 

@@ -1,0 +1,300 @@
+//! Argo CD AppProjects permit every kind their Applications deploy: the resource white- and blacklists the application controller checks before it syncs an object.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use super::argocd::{find_project, sources};
+use super::{LintContext, subject};
+use crate::k8s::appproject::{Refusal, refusal};
+use crate::repo::helm::{is_cluster_scoped, rendered_for_label, repository_roots};
+use crate::repo::{Object, Tree};
+use crate::report::{Finding, RuleInfo, rule};
+
+rule!(
+    PROJECT_DENIES_KIND,
+    "argocd",
+    "argocd-project-denies-kind",
+    Error,
+    "an Application's project permits every kind its source deploys (namespaceResourceWhitelist/Blacklist for namespaced kinds, clusterResourceWhitelist/Blacklist for cluster-scoped ones); Argo CD refuses the sync of any other",
+    "add the group and kind to the AppProject's namespaceResourceWhitelist (clusterResourceWhitelist for a cluster-scoped kind), or take it off the blacklist that names it"
+);
+
+pub const RULES: &[RuleInfo] = &[PROJECT_DENIES_KIND];
+
+/// The Applications of one project that deploy one refused kind.
+struct Denied<'a> {
+    project: &'a Object,
+    refusal: Refusal,
+    applications: Vec<String>,
+    first_object: &'a Object,
+    objects: usize,
+}
+
+pub fn check(context: &LintContext<'_>) -> Vec<Finding> {
+    let tree = context.tree;
+    // One finding per project and kind: the fix is one list entry, however many objects need it.
+    let mut denied: BTreeMap<(String, String, String), Denied<'_>> = BTreeMap::new();
+    for application in tree.of_kind("argoproj.io", "Application") {
+        let Some(project) = find_project(tree, application) else {
+            continue;
+        };
+        for object in deployed_objects(tree, application) {
+            let namespaced = !cluster_scoped(tree, object);
+            let Some(refusal) = refusal(
+                &project.value["spec"],
+                object.group(),
+                object.kind(),
+                namespaced,
+            ) else {
+                continue;
+            };
+            let key = (
+                subject(project),
+                object.group().to_string(),
+                object.kind().to_string(),
+            );
+            let entry = denied.entry(key).or_insert_with(|| Denied {
+                project,
+                refusal,
+                applications: Vec::new(),
+                first_object: object,
+                objects: 0,
+            });
+            entry.objects += 1;
+            if !entry.applications.iter().any(|a| a == application.name()) {
+                entry.applications.push(application.name().to_string());
+            }
+        }
+    }
+    denied
+        .into_iter()
+        .map(|((_, group, kind), denied)| {
+            let others = match denied.objects {
+                1 => String::new(),
+                n => format!(" and {} more", n - 1),
+            };
+            let shown_group = if group.is_empty() { "\"\" (core)" } else { &group };
+            Finding::new(
+                &PROJECT_DENIES_KIND,
+                subject(denied.project),
+                Some(denied.project.location_of(&denied.refusal.pointer)),
+                format!(
+                    "kind {kind} of group {shown_group} is {}: Application(s) {} deploy {} ({}{others}), and Argo CD fails their sync with \"resource {group}:{kind} is not permitted in project {}\"",
+                    denied.refusal.reason,
+                    denied.applications.join(", "),
+                    subject(denied.first_object),
+                    denied.first_object.location(),
+                    denied.project.name(),
+                ),
+            )
+        })
+        .collect()
+}
+
+/// Whether the tree's CRD for the object's kind, else what tacos knows of the kind, says it is
+/// cluster-scoped.
+fn cluster_scoped(tree: &Tree, object: &Object) -> bool {
+    let (group, kind) = (object.group(), object.kind());
+    let crd = tree
+        .of_kind("apiextensions.k8s.io", "CustomResourceDefinition")
+        .find(|crd| {
+            crd.value["spec"]["group"] == group && crd.value["spec"]["names"]["kind"] == kind
+        });
+    match crd {
+        Some(crd) => crd.value["spec"]["scope"] == "Cluster",
+        None => is_cluster_scoped(kind),
+    }
+}
+
+/// The objects an Application deploys: those rendered from its chart, and those in the
+/// directories its plain sources name.
+fn deployed_objects<'a>(tree: &'a Tree, application: &Object) -> Vec<&'a Object> {
+    let label = rendered_for_label(application.name(), &application.location());
+    let directories = source_directories(tree, application);
+    tree.objects
+        .iter()
+        .filter(|object| match &object.source.rendered_for {
+            Some(rendered_for) => *rendered_for == label,
+            None => {
+                !directories.is_empty()
+                    && object.source.file.canonicalize().is_ok_and(|file| {
+                        directories
+                            .iter()
+                            .any(|(dir, recurse)| in_directory(&file, dir, *recurse))
+                    })
+            }
+        })
+        .collect()
+}
+
+/// The directories (canonical) of an Application's sources that are plain folders of
+/// manifests, with whether Argo CD reads them recursively. Sources that filter their files
+/// (`directory.include`/`exclude`) are left out rather than guessed at.
+fn source_directories(tree: &Tree, application: &Object) -> Vec<(PathBuf, bool)> {
+    let roots = repository_roots(tree);
+    sources(application)
+        .into_iter()
+        .filter(|(_, source)| {
+            source["directory"]["include"].is_null() && source["directory"]["exclude"].is_null()
+        })
+        .filter_map(|(_, source)| {
+            let path = source["path"].as_str()?;
+            let dir = roots
+                .iter()
+                .map(|root| root.join(path))
+                .find(|dir| dir.is_dir() && !dir.join("Chart.yaml").is_file())?;
+            let recurse = source["directory"]["recurse"].as_bool().unwrap_or(false);
+            Some((dir.canonicalize().ok()?, recurse))
+        })
+        .collect()
+}
+
+fn in_directory(file: &Path, dir: &Path, recurse: bool) -> bool {
+    if recurse {
+        file.starts_with(dir)
+    } else {
+        file.parent() == Some(dir)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lint::LintSettings;
+    use crate::repo::loader::{LoadOptions, load};
+
+    fn write(root: &Path, path: &str, text: &str) {
+        let path = root.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+
+    /// A repository whose project `spec` (YAML flow mapping) holds an Application of the
+    /// `manifests/web` folder, which holds `objects`.
+    fn lint_repository(project_spec: &str, objects: &str) -> Vec<Finding> {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            "applications/project.yaml",
+            &format!(
+                "apiVersion: argoproj.io/v1alpha1\nkind: AppProject\nmetadata: {{name: shop, namespace: argocd}}\nspec: {project_spec}\n"
+            ),
+        );
+        write(
+            dir.path(),
+            "applications/web.yaml",
+            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: web, namespace: argocd}\nspec:\n  project: shop\n  source: {repoURL: https://example.com/gitops.git, path: manifests/web}\n  destination: {server: https://kubernetes.default.svc, namespace: web}\n",
+        );
+        write(dir.path(), "manifests/web/objects.yaml", objects);
+        // Beside the Application's folder, not in it: not deployed by it.
+        write(
+            dir.path(),
+            "manifests/other/job.yaml",
+            "apiVersion: batch/v1\nkind: Job\nmetadata: {name: other, namespace: web}\n",
+        );
+        let tree = load(
+            &[dir.path().to_path_buf()],
+            &LoadOptions {
+                render_charts: false,
+                helm: None,
+            },
+        )
+        .unwrap();
+        check(&LintContext {
+            tree: &tree,
+            settings: LintSettings::default(),
+        })
+    }
+
+    const DEPLOYMENT_AND_VPA: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: web}\n---\napiVersion: autoscaling.k8s.io/v1\nkind: VerticalPodAutoscaler\nmetadata: {name: web, namespace: web}\n";
+
+    #[test]
+    fn a_namespaced_kind_off_the_whitelist_is_refused_at_the_whitelist() {
+        let findings = lint_repository(
+            "{namespaceResourceWhitelist: [{group: apps, kind: Deployment}]}",
+            DEPLOYMENT_AND_VPA,
+        );
+        assert_eq!(findings.len(), 1, "{findings:#?}");
+        let finding = &findings[0];
+        assert_eq!(finding.rule, "argocd-project-denies-kind");
+        assert!(
+            finding.message.contains("kind VerticalPodAutoscaler of group autoscaling.k8s.io is not on the namespaceResourceWhitelist")
+                && finding.message.contains("Application(s) web deploy")
+                && finding.message.contains("not permitted in project shop"),
+            "{}",
+            finding.message
+        );
+        assert!(
+            finding
+                .location
+                .as_ref()
+                .unwrap()
+                .file
+                .ends_with("applications/project.yaml")
+        );
+    }
+
+    #[test]
+    fn no_namespaced_whitelist_permits_every_namespaced_kind_and_globs_match() {
+        assert!(lint_repository("{}", DEPLOYMENT_AND_VPA).is_empty());
+        assert!(
+            lint_repository(
+                "{namespaceResourceWhitelist: [{group: apps, kind: '*'}, {group: '*.k8s.io', kind: Vertical*}]}",
+                DEPLOYMENT_AND_VPA,
+            )
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn a_blacklisted_kind_is_refused_even_without_a_whitelist() {
+        let findings = lint_repository(
+            "{namespaceResourceBlacklist: [{group: autoscaling.k8s.io, kind: VerticalPodAutoscaler}]}",
+            DEPLOYMENT_AND_VPA,
+        );
+        assert_eq!(findings.len(), 1, "{findings:#?}");
+        assert!(
+            findings[0]
+                .message
+                .contains("is on the namespaceResourceBlacklist")
+        );
+    }
+
+    #[test]
+    fn a_cluster_scoped_kind_needs_the_cluster_whitelist() {
+        let namespace = "apiVersion: v1\nkind: Namespace\nmetadata: {name: web}\n";
+        let findings = lint_repository("{}", namespace);
+        assert_eq!(findings.len(), 1, "{findings:#?}");
+        assert!(
+            findings[0]
+                .message
+                .contains("kind Namespace of group \"\" (core) is cluster-scoped and the project has no clusterResourceWhitelist"),
+            "{}",
+            findings[0].message
+        );
+        assert!(
+            lint_repository(
+                "{clusterResourceWhitelist: [{group: '', kind: Namespace}]}",
+                namespace
+            )
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn a_crd_in_the_tree_decides_the_scope_of_its_kind() {
+        let objects = "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {name: widgets.example.com}\nspec: {group: example.com, scope: Cluster, names: {kind: Widget, plural: widgets}, versions: []}\n---\napiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n";
+        let findings = lint_repository(
+            "{clusterResourceWhitelist: [{group: apiextensions.k8s.io, kind: CustomResourceDefinition}]}",
+            objects,
+        );
+        assert_eq!(findings.len(), 1, "{findings:#?}");
+        assert!(
+            findings[0].message.contains(
+                "kind Widget of group example.com is not on the clusterResourceWhitelist"
+            ),
+            "{}",
+            findings[0].message
+        );
+    }
+}
