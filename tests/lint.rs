@@ -52,7 +52,7 @@ fn expected_defects() -> BTreeSet<(String, String, u64)> {
         place("pss-privileged", "deploy/web.yaml", 48),
         place("secret-ref-unresolved", "deploy/web.yaml", 36),
         place("route-internal-path-exposed", "deploy/routes.yaml", 34),
-        place("argocd-value-file-missing", "applications.yaml", 43),
+        place("argocd-value-file-missing", "applications.yaml", 46),
     ])
 }
 
@@ -375,7 +375,7 @@ fn unreadable_files_are_findings_and_every_rule_still_runs_on_the_rest() {
         "deploy/malformed.yaml:7:1: error[lint-input-unreadable]",
         "deploy/duplicate-key.yaml:9:3: error[lint-input-unreadable]",
         "web-app.yaml:2:1: error[lint-input-unreadable]",
-        "applications.yaml:43:13: error[argocd-value-file-missing]",
+        "applications.yaml:46:13: error[argocd-value-file-missing]",
     ] {
         assert!(
             human.stdout.contains(location),

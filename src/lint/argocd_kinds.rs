@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use super::argocd::{find_project, sources};
 use super::{LintContext, subject};
-use crate::k8s::appproject::{Refusal, refusal};
+use crate::k8s::appproject::{Refusal, glob_match, refusal};
 use crate::repo::helm::{is_cluster_scoped, rendered_for_label, repository_roots};
 use crate::repo::{Object, Tree};
 use crate::report::{Finding, RuleInfo, rule};
@@ -117,44 +117,90 @@ fn deployed_objects<'a>(tree: &'a Tree, application: &Object) -> Vec<&'a Object>
             Some(rendered_for) => *rendered_for == label,
             None => {
                 !directories.is_empty()
-                    && object.source.file.canonicalize().is_ok_and(|file| {
-                        directories
-                            .iter()
-                            .any(|(dir, recurse)| in_directory(&file, dir, *recurse))
-                    })
+                    && object
+                        .source
+                        .file
+                        .canonicalize()
+                        .is_ok_and(|file| directories.iter().any(|d| d.reads(&file)))
             }
         })
         .collect()
 }
 
-/// The directories (canonical) of an Application's sources that are plain folders of
-/// manifests, with whether Argo CD reads them recursively. Sources that filter their files
-/// (`directory.include`/`exclude`) are left out rather than guessed at.
-fn source_directories(tree: &Tree, application: &Object) -> Vec<(PathBuf, bool)> {
+/// A plain folder of manifests an Application's source names: where it is (canonical), whether
+/// Argo CD reads it recursively, and its `directory.include`/`exclude` globs.
+struct SourceDirectory {
+    dir: PathBuf,
+    recurse: bool,
+    include: Option<String>,
+    exclude: Option<String>,
+}
+
+impl SourceDirectory {
+    /// Whether Argo CD's repo server reads `file` (canonical) for this source: in the folder (or
+    /// under it when recursive), matched by `include` and not by `exclude` (against the path
+    /// relative to the folder, as `getPotentiallyValidManifestFile` matches).
+    fn reads(&self, file: &Path) -> bool {
+        let in_folder = if self.recurse {
+            file.starts_with(&self.dir)
+        } else {
+            file.parent() == Some(self.dir.as_path())
+        };
+        let Some(relative) = file.strip_prefix(&self.dir).ok().and_then(Path::to_str) else {
+            return false;
+        };
+        in_folder
+            && self
+                .include
+                .as_deref()
+                .is_none_or(|p| glob_with_braces(p, relative))
+            && !self
+                .exclude
+                .as_deref()
+                .is_some_and(|p| glob_with_braces(p, relative))
+    }
+}
+
+/// Argo CD's directory globs: `*` and `?` as [`glob_match`], plus `{a,b}` alternatives.
+fn glob_with_braces(pattern: &str, text: &str) -> bool {
+    let Some((start, end)) = pattern
+        .find('{')
+        .and_then(|start| pattern[start..].find('}').map(|end| (start, start + end)))
+    else {
+        return glob_match(pattern, text);
+    };
+    pattern[start + 1..end].split(',').any(|alternative| {
+        let expanded = format!("{}{alternative}{}", &pattern[..start], &pattern[end + 1..]);
+        glob_with_braces(&expanded, text)
+    })
+}
+
+/// The plain folders of manifests an Application's sources name.
+fn source_directories(tree: &Tree, application: &Object) -> Vec<SourceDirectory> {
     let roots = repository_roots(tree);
     sources(application)
         .into_iter()
-        .filter(|(_, source)| {
-            source["directory"]["include"].is_null() && source["directory"]["exclude"].is_null()
-        })
         .filter_map(|(_, source)| {
             let path = source["path"].as_str()?;
             let dir = roots
                 .iter()
                 .map(|root| root.join(path))
                 .find(|dir| dir.is_dir() && !dir.join("Chart.yaml").is_file())?;
-            let recurse = source["directory"]["recurse"].as_bool().unwrap_or(false);
-            Some((dir.canonicalize().ok()?, recurse))
+            let directory = &source["directory"];
+            let glob = |field: &str| {
+                directory[field]
+                    .as_str()
+                    .filter(|p| !p.is_empty())
+                    .map(str::to_string)
+            };
+            Some(SourceDirectory {
+                dir: dir.canonicalize().ok()?,
+                recurse: directory["recurse"].as_bool().unwrap_or(false),
+                include: glob("include"),
+                exclude: glob("exclude"),
+            })
         })
         .collect()
-}
-
-fn in_directory(file: &Path, dir: &Path, recurse: bool) -> bool {
-    if recurse {
-        file.starts_with(dir)
-    } else {
-        file.parent() == Some(dir)
-    }
 }
 
 #[cfg(test)]
@@ -296,5 +342,26 @@ mod tests {
             "{}",
             findings[0].message
         );
+    }
+
+    #[test]
+    fn a_source_folder_reads_what_argo_cd_reads() {
+        let folder = |recurse, include: Option<&str>, exclude: Option<&str>| SourceDirectory {
+            dir: PathBuf::from("/repo/manifests/monitoring"),
+            recurse,
+            include: include.map(str::to_string),
+            exclude: exclude.map(str::to_string),
+        };
+        let top = Path::new("/repo/manifests/monitoring/rules.yaml");
+        let nested = Path::new("/repo/manifests/monitoring/grafana/dashboard.yaml");
+        let json = Path::new("/repo/manifests/monitoring/policy.json");
+        let plain = folder(false, None, None);
+        assert!(plain.reads(top) && !plain.reads(nested));
+        assert!(!plain.reads(Path::new("/repo/manifests/tacos/quota.yaml")));
+        assert!(folder(true, None, None).reads(nested));
+        let yaml_only = folder(false, Some("*.yaml"), None);
+        assert!(yaml_only.reads(top) && !yaml_only.reads(json));
+        let either = folder(false, Some("{*.yaml,*.json}"), Some("policy.*"));
+        assert!(either.reads(top) && !either.reads(json));
     }
 }
