@@ -195,6 +195,74 @@ async fn a_kind_the_live_project_does_not_permit_stops_the_apps_phase_before_any
     assert_apps_not_applied(&run, client).await;
 }
 
+#[tokio::test]
+async fn a_missing_collector_role_stops_the_monitoring_phase_before_anything_is_applied() {
+    let plane = shared_control_plane();
+    let aws = AwsEmulator::start(AcmValidation::Immediate).await.unwrap();
+    aws.seed_eks_cluster("ticket-cluster", "1.35")
+        .await
+        .unwrap();
+    let run = tacos(&plane.kubeconfig, &aws)
+        .args(["deploy", "--phase", "monitoring", "--skip-deps"])
+        .run_async()
+        .await;
+    run.assert_code(1);
+    run.assert_output_contains("✗ aws-irsa-roles-exist");
+    run.assert_output_contains("ServiceAccount observability/otel-collector");
+    run.assert_output_contains("IAM role traffic-tacos-otel-collector-sa-role does not exist");
+    run.assert_output_contains("nothing was applied");
+    let namespaces: Api<Namespace> = Api::all(plane.client().await.unwrap());
+    assert!(namespaces.get_opt("observability").await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn the_collectors_log_group_must_exist_and_expire_its_events() {
+    let plane = shared_control_plane();
+    let aws = AwsEmulator::start(AcmValidation::Immediate).await.unwrap();
+    aws.seed_eks_cluster("ticket-cluster", "1.35")
+        .await
+        .unwrap();
+    aws.seed_irsa_role(
+        "traffic-tacos-otel-collector-sa-role",
+        "observability",
+        "otel-collector",
+    )
+    .await
+    .unwrap();
+    let deploy = ["deploy", "--phase", "monitoring", "--skip-deps"];
+    let missing = tacos(&plane.kubeconfig, &aws)
+        .args(deploy)
+        .run_async()
+        .await;
+    missing.assert_code(1);
+    missing.assert_output_contains("✗ aws-log-groups-retained");
+    missing.assert_output_contains(
+        "log group /traffic-tacos/services does not exist in account 137406935518, region ap-northeast-2",
+    );
+    missing.assert_output_contains("manifests/observability/configmap-otel-collector.yaml");
+    missing.assert_output_contains(
+        "aws logs create-log-group --log-group-name /traffic-tacos/services --region ap-northeast-2",
+    );
+    missing.assert_output_contains("nothing was applied");
+
+    aws.seed_log_group(tacos_testenv::aws::SERVICES_LOG_GROUP, None)
+        .await
+        .unwrap();
+    let forever = tacos(&plane.kubeconfig, &aws)
+        .args(deploy)
+        .run_async()
+        .await;
+    forever.assert_code(1);
+    forever.assert_output_contains("keeps its events forever (no retention set)");
+    forever.assert_output_contains(
+        "aws logs put-retention-policy --log-group-name /traffic-tacos/services --retention-in-days 30",
+    );
+    assert!(
+        !forever.transcript().contains("does not exist in account"),
+        "{forever}"
+    );
+}
+
 /// A copy of the repository's GitOps tree and tacos.yaml in `dir`, with `from` replaced by `to`
 /// in every file of helm-values/.
 fn tree_copy_with_values(dir: &Path, from: &str, to: &str) {
@@ -532,6 +600,21 @@ async fn every_phase_comes_up_on_the_simulated_cluster_and_a_second_run_changes_
             "{name}: {available} available when apps was reported up, floor {floor}"
         );
     }
+
+    // The collector gateway Argo CD synced from manifests/observability: its pods admitted by
+    // the namespace's Pod Security restricted and available.
+    let collector = Api::<Deployment>::namespaced(client.clone(), "observability")
+        .get("otel-collector")
+        .await
+        .unwrap();
+    let available = collector
+        .status
+        .and_then(|s| s.available_replicas)
+        .unwrap_or(0);
+    assert_eq!(
+        available, 2,
+        "the collector's replicas when monitoring was reported up"
+    );
 
     let second = tacos().args(args).run_async().await;
     second.assert_code(0);

@@ -10,6 +10,7 @@ pub mod elasticache;
 pub mod elbv2;
 pub mod iam;
 pub mod kms;
+pub mod logs;
 pub mod nodes;
 pub mod route53;
 

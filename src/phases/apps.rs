@@ -36,11 +36,7 @@ pub const PHASE: Phase = Phase {
         PREVIOUS_PHASE_HEALTHY,
         super::served::CHART_KINDS,
         super::permitted::CHART_KINDS_PERMITTED,
-        Check {
-            info: IRSA_ROLES_EXIST,
-            run: |cx| Box::pin(irsa_roles_exist(cx)),
-            in_verify: true,
-        },
+        IRSA_ROLES,
         Check {
             info: CACHES_ADMIT_CLUSTER,
             run: |cx| Box::pin(caches_admit_cluster(cx)),
@@ -110,6 +106,13 @@ async fn not_pinned(cx: &CheckContext<'_>) -> Result<Vec<Finding>, PhaseError> {
         })
         .collect())
 }
+
+/// Every IAM role a ServiceAccount of the phase names (applied or rendered) exists and trusts it.
+pub const IRSA_ROLES: Check = Check {
+    info: IRSA_ROLES_EXIST,
+    run: |cx| Box::pin(irsa_roles_exist(cx)),
+    in_verify: true,
+};
 
 async fn irsa_roles_exist(cx: &CheckContext<'_>) -> Result<Vec<Finding>, PhaseError> {
     let aws = cx.aws()?;

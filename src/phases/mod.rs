@@ -8,6 +8,7 @@ pub mod gateway;
 pub mod lbc;
 pub mod loadtest;
 pub mod monitoring;
+pub mod observability;
 pub mod permitted;
 pub mod pin;
 pub mod posture;

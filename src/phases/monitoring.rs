@@ -1,4 +1,4 @@
-//! monitoring: ServiceMonitors, PrometheusRules, Grafana dashboards and the Alertmanager route.
+//! monitoring: ServiceMonitors, PrometheusRules, Grafana dashboards and the Alertmanager route, and the OpenTelemetry Collector that sends traces to X-Ray and logs to CloudWatch Logs.
 
 use super::Phase;
 use super::check::{Check, PREVIOUS_PHASE_HEALTHY, crd_served};
@@ -6,12 +6,16 @@ use crate::report::rule;
 
 pub const PHASE: Phase = Phase {
     name: "monitoring",
-    summary: "alerts, dashboards and scraping for the five services",
-    folders: &["manifests/monitoring", "applications/monitoring"],
+    summary: "alerts, dashboards and scraping for the five services, and the collector of their traces and logs",
+    folders: &[
+        "manifests/monitoring",
+        "manifests/observability",
+        "applications/monitoring",
+    ],
     upstream: &[],
     depends_on: Some("apps"),
     in_all: true,
-    needs_aws: false,
+    needs_aws: true,
     substitutes: &[
         super::substitute::GIT_REPO_URL,
         super::substitute::GIT_REVISION,
@@ -31,8 +35,10 @@ pub const PHASE: Phase = Phase {
             },
             in_verify: true,
         },
+        super::apps::IRSA_ROLES,
+        super::observability::LOG_GROUPS_RETAINED,
     ],
-    waits_for: "PrometheusRules and ServiceMonitors stored",
+    waits_for: "PrometheusRules and ServiceMonitors stored; the OpenTelemetry Collector available",
     postflight: &[],
     audits: &[],
     not_applied: &[],

@@ -20,6 +20,8 @@ pub const IMAGE_TAG: &str = "v1.4.2";
 /// above what `tacos capacity` estimates the nodes cost at the sustained rate.
 pub const BUDGET_NAME: &str = "traffic-tacos-monthly";
 pub const BUDGET_LIMIT_USD: u32 = 8_000;
+/// The CloudWatch Logs group the collector writes the services' logs to (manifests/observability).
+pub const SERVICES_LOG_GROUP: &str = "/traffic-tacos/services";
 /// The five services, each with a ServiceAccount of the same name in tacos-app and an IRSA role.
 pub const PLATFORM_SERVICES: [&str; 5] = [
     "gateway-api",
@@ -413,6 +415,25 @@ impl AwsEmulator {
         Ok(())
     }
 
+    /// Creates the CloudWatch Logs group `name`, keeping its events `retention_days` (None: forever).
+    pub async fn seed_log_group(&self, name: &str, retention_days: Option<i32>) -> Result<()> {
+        let logs = aws_sdk_cloudwatchlogs::Client::new(&self.sdk_config().await);
+        logs.create_log_group()
+            .log_group_name(name)
+            .send()
+            .await
+            .map_err(|e| aws_err("create log group", e))?;
+        if let Some(days) = retention_days {
+            logs.put_retention_policy()
+                .log_group_name(name)
+                .retention_in_days(days)
+                .send()
+                .await
+                .map_err(|e| aws_err("put retention policy", e))?;
+        }
+        Ok(())
+    }
+
     /// Requests an ACM certificate and returns its ARN.
     pub async fn seed_certificate(
         &self,
@@ -596,7 +617,8 @@ impl AwsEmulator {
 
     /// What the Traffic Tacos platform expects to find in its AWS account: the EKS cluster and a
     /// node of each NodePool, an issued wildcard certificate, the public hosted zone, each
-    /// service's IRSA role and scanned ECR image, and the platform's budget. Returns the zone id.
+    /// service's IRSA role and scanned ECR image, the platform's budget, and the collector's role
+    /// and log group. Returns the zone id.
     pub async fn seed_platform(&self) -> Result<String> {
         self.seed_eks_cluster("ticket-cluster", EKS_VERSION).await?;
         for pool in ["tacos-on-demand", "tacos-spot"] {
@@ -622,6 +644,14 @@ impl AwsEmulator {
             )
             .await?;
         }
+        // The OpenTelemetry Collector's (manifests/observability): its role and its log group.
+        self.seed_irsa_role(
+            "traffic-tacos-otel-collector-sa-role",
+            "observability",
+            "otel-collector",
+        )
+        .await?;
+        self.seed_log_group(SERVICES_LOG_GROUP, Some(30)).await?;
         self.seed_hosted_zone("traffictacos.store").await
     }
 }
