@@ -104,9 +104,14 @@ async fn certificate_that_misses_a_listener_hostname_stops_the_phase() {
 
 /// The apps phase stopped at its preflight: it says so and the app namespace was never created.
 async fn assert_apps_not_applied(run: &Run, client: kube::Client) {
+    assert_not_applied(run, client, "tacos-app").await;
+}
+
+/// A phase stopped at its preflight: it says so and its `namespace` was never created.
+async fn assert_not_applied(run: &Run, client: kube::Client, namespace: &str) {
     run.assert_output_contains("nothing was applied");
     let namespaces: Api<Namespace> = Api::all(client);
-    assert!(namespaces.get_opt("tacos-app").await.unwrap().is_none());
+    assert!(namespaces.get_opt(namespace).await.unwrap().is_none());
 }
 
 #[tokio::test]
@@ -210,9 +215,7 @@ async fn a_missing_collector_role_stops_the_monitoring_phase_before_anything_is_
     run.assert_output_contains("✗ aws-irsa-roles-exist");
     run.assert_output_contains("ServiceAccount observability/otel-collector");
     run.assert_output_contains("IAM role traffic-tacos-otel-collector-sa-role does not exist");
-    run.assert_output_contains("nothing was applied");
-    let namespaces: Api<Namespace> = Api::all(plane.client().await.unwrap());
-    assert!(namespaces.get_opt("observability").await.unwrap().is_none());
+    assert_not_applied(&run, plane.client().await.unwrap(), "observability").await;
 }
 
 #[tokio::test]

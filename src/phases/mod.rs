@@ -167,6 +167,78 @@ mod tests {
         }
     }
 
+    /// The AWS actions (`service:Action`) a check's summary names in parentheses.
+    fn named_actions(summary: &str) -> Vec<String> {
+        summary
+            .split('(')
+            .skip(1)
+            .filter_map(|rest| rest.split_once(')').map(|(inside, _)| inside))
+            .flat_map(|inside| inside.split(", "))
+            .filter(|token| {
+                token.split_once(':').is_some_and(|(service, action)| {
+                    !service.is_empty()
+                        && service
+                            .chars()
+                            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+                        && action.starts_with(|c: char| c.is_ascii_uppercase())
+                        && action.chars().all(|c| c.is_ascii_alphanumeric())
+                })
+            })
+            .map(str::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn the_read_only_iam_policy_allows_every_aws_call_a_check_names() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("manifests/access/tacos-verify-iam-policy.json");
+        let policy: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let allowed: Vec<&str> = policy["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["Effect"] == "Allow")
+            .flat_map(|s| s["Action"].as_array().unwrap())
+            .filter_map(|a| a.as_str())
+            .collect();
+        let mut named = Vec::new();
+        for phase in ALL {
+            for check in phase.checks() {
+                for action in named_actions(check.info.summary) {
+                    named.push((check.info.id, action));
+                }
+            }
+        }
+        assert!(
+            named.iter().any(|(_, a)| a == "logs:DescribeLogGroups"),
+            "the summaries' calls were not read: {named:?}"
+        );
+        let denied: Vec<_> = named
+            .iter()
+            .filter(|(_, action)| {
+                let service = action.split(':').next().unwrap_or_default();
+                !allowed
+                    .iter()
+                    .any(|a| *a == action || *a == format!("{service}:*"))
+            })
+            .collect();
+        assert!(
+            denied.is_empty(),
+            "tacos-verify-iam-policy.json does not allow: {denied:?}"
+        );
+    }
+
+    #[test]
+    fn named_actions_reads_service_action_pairs_in_parentheses() {
+        assert_eq!(
+            named_actions(
+                "keys are on (eks:DescribeCluster, kms:DescribeKey) and more (not: this)"
+            ),
+            ["eks:DescribeCluster", "kms:DescribeKey"]
+        );
+    }
+
     #[test]
     fn check_ids_are_unique_across_phases_and_one_entry_each() {
         let mut seen: std::collections::BTreeMap<&str, crate::report::RuleInfo> =
