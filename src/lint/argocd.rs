@@ -400,6 +400,7 @@ mod tests {
     use super::*;
     use crate::lint::LintSettings;
     use crate::repo::load_str;
+    use crate::repo::test_files::write;
 
     fn lint_tree(tree: &Tree) -> Vec<Finding> {
         check(&LintContext {
@@ -535,12 +536,6 @@ spec:
             &["https://github.com/example/gitops.git"],
             "https://GitHub.com/example/gitops/"
         ));
-    }
-
-    fn write(root: &Path, path: &str, text: &str) {
-        let path = root.join(path);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
     }
 
     /// A repository with a chart, one value file, and the Applications from `yaml` at its root.

@@ -208,12 +208,7 @@ mod tests {
     use super::*;
     use crate::lint::LintSettings;
     use crate::repo::loader::{LoadOptions, load};
-
-    fn write(root: &Path, path: &str, text: &str) {
-        let path = root.join(path);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    }
+    use crate::repo::test_files::write;
 
     /// A repository whose project `spec` (YAML flow mapping) holds an Application of the
     /// `manifests/web` folder, which holds `objects`.

@@ -866,13 +866,8 @@ mod tests {
     use super::*;
     use crate::lint::LintSettings;
     use crate::repo::load_str;
+    use crate::repo::test_files::write;
     use crate::report::Severity;
-
-    fn write(root: &Path, path: &str, text: &str) {
-        let path = root.join(path);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    }
 
     /// A repository with chart `charts/web` (a subchart `cache`, aliased `redis`), the values
     /// file `values/web.yaml`, and an Application that gives the chart that file.

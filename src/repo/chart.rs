@@ -262,12 +262,7 @@ fn subcharts(files: &Files, origin: &Path) -> Result<Vec<Chart>, ChartError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn write(root: &Path, path: &str, text: &str) {
-        let path = root.join(path);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    }
+    use crate::repo::test_files::write;
 
     /// A gzipped tar of `files` under `<top>/`, as `helm package` writes one.
     fn archive(top: &str, files: &[(&str, &[u8])]) -> Vec<u8> {

@@ -7,6 +7,8 @@ pub mod loader;
 pub mod object;
 pub mod schema;
 pub mod template_reads;
+#[cfg(test)]
+pub mod test_files;
 pub mod yaml;
 
 use std::any::{Any, TypeId};
