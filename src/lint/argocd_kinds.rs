@@ -1,6 +1,6 @@
 //! Argo CD AppProjects permit every kind their Applications deploy: the resource white- and blacklists the application controller checks before it syncs an object.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use super::argocd::{find_project, sources};
@@ -34,11 +34,16 @@ pub fn check(context: &LintContext<'_>) -> Vec<Finding> {
     let tree = context.tree;
     // One finding per project and kind: the fix is one list entry, however many objects need it.
     let mut denied: BTreeMap<(String, String, String), Denied<'_>> = BTreeMap::new();
-    for application in tree.of_kind("argoproj.io", "Application") {
+    let applications: Vec<&Object> = tree.of_kind("argoproj.io", "Application").collect();
+    if applications.is_empty() {
+        return Vec::new();
+    }
+    let canonical = canonical_files(tree);
+    for application in applications {
         let Some(project) = find_project(tree, application) else {
             continue;
         };
-        for object in deployed_objects(tree, application) {
+        for object in deployed_objects(tree, application, &canonical) {
             let namespaced = !cluster_scoped(tree, object);
             let Some(refusal) = refusal(
                 &project.value["spec"],
@@ -108,22 +113,35 @@ fn cluster_scoped(tree: &Tree, object: &Object) -> bool {
 
 /// The objects an Application deploys: those rendered from its chart, and those in the
 /// directories its plain sources name.
-fn deployed_objects<'a>(tree: &'a Tree, application: &Object) -> Vec<&'a Object> {
+fn deployed_objects<'a>(
+    tree: &'a Tree,
+    application: &Object,
+    canonical: &HashMap<&Path, Option<PathBuf>>,
+) -> Vec<&'a Object> {
     let label = rendered_for_label(application.name(), &application.location());
     let directories = source_directories(tree, application);
     tree.objects
         .iter()
         .filter(|object| match &object.source.rendered_for {
             Some(rendered_for) => *rendered_for == label,
-            None => {
-                !directories.is_empty()
-                    && object
-                        .source
-                        .file
-                        .canonicalize()
-                        .is_ok_and(|file| directories.iter().any(|d| d.reads(&file)))
-            }
+            None => canonical
+                .get(object.source.file.as_path())
+                .and_then(Option::as_ref)
+                .is_some_and(|file| directories.iter().any(|d| d.reads(file))),
         })
+        .collect()
+}
+
+/// The canonical path of every file the tree's own (not rendered) objects come from, resolved
+/// once for all Applications.
+fn canonical_files(tree: &Tree) -> HashMap<&Path, Option<PathBuf>> {
+    tree.objects
+        .iter()
+        .filter(|object| object.source.rendered_for.is_none())
+        .map(|object| object.source.file.as_path())
+        .collect::<std::collections::HashSet<_>>()
+        .into_iter()
+        .map(|file| (file, file.canonicalize().ok()))
         .collect()
 }
 
