@@ -2,6 +2,9 @@
 
 use std::path::Path;
 
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use kube::core::{ApiResource, GroupVersionKind};
+
 use tacos_testenv::aws::{
     AcmValidation, BUDGET_LIMIT_USD, BUDGET_NAME, EKS_VERSION, IMAGE_TAG, REGION,
 };
@@ -216,6 +219,92 @@ async fn verify_fails_on_each_eks_setting_that_breaks_compliance_naming_it_and_i
         );
     }
     assert_ne!(EKS_VERSION, "1.33", "the seeded version is a supported one");
+}
+
+/// An EC2NodeClass as Karpenter's own CRD takes it (the apiserver fills metadataOptions'
+/// defaults), then loosened the way an old launch template was.
+#[tokio::test]
+async fn verify_names_each_weakness_of_a_live_karpenter_node_class_at_its_field() {
+    let plane = shared_control_plane();
+    let aws = AwsEmulator::start(AcmValidation::Immediate).await.unwrap();
+    aws.seed_platform().await.unwrap();
+    let client = plane.client().await.unwrap();
+    let resource = ApiResource::from_gvk(&GroupVersionKind::gvk(
+        "karpenter.k8s.aws",
+        "v1",
+        "EC2NodeClass",
+    ));
+    let classes: Api<DynamicObject> = Api::all_with(client, &resource);
+    let class = |spec: serde_json::Value| {
+        serde_json::json!({
+            "apiVersion": "karpenter.k8s.aws/v1", "kind": "EC2NodeClass",
+            "metadata": {"name": "tacos-default"},
+            "spec": spec
+        })
+    };
+    let selectors = serde_json::json!({
+        "role": "KarpenterNodeRole-ticket-cluster",
+        "amiSelectorTerms": [{"alias": "al2023@latest"}],
+        "subnetSelectorTerms": [{"tags": {"karpenter.sh/discovery": "ticket-cluster"}}],
+        "securityGroupSelectorTerms": [{"tags": {"karpenter.sh/discovery": "ticket-cluster"}}]
+    });
+    let apply = PatchParams::apply("compliance-test").force();
+    classes
+        .patch(
+            "tacos-default",
+            &apply,
+            &Patch::Apply(class(selectors.clone())),
+        )
+        .await
+        .unwrap();
+    let id = "karpenter-nodeclass-hardened";
+    let found = audits(&plane.kubeconfig, &aws, "gateway", &[id]).await;
+    assert!(
+        errors(&found[0].1).is_empty(),
+        "Karpenter's defaults pass: {found:?}"
+    );
+
+    let mut loose = selectors;
+    loose["metadataOptions"] =
+        serde_json::json!({"httpTokens": "optional", "httpPutResponseHopLimit": 3});
+    loose["blockDeviceMappings"] = serde_json::json!([
+        {"deviceName": "/dev/xvda", "rootVolume": true, "ebs": {"volumeSize": "100Gi"}}
+    ]);
+    classes
+        .patch("tacos-default", &apply, &Patch::Apply(class(loose)))
+        .await
+        .unwrap();
+    let found = audits(&plane.kubeconfig, &aws, "gateway", &[id]).await;
+    classes
+        .delete("tacos-default", &Default::default())
+        .await
+        .unwrap();
+    let failed = errors(&found[0].1);
+    let messages: Vec<&str> = failed
+        .iter()
+        .map(|f| f["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(messages.len(), 3, "{found:?}");
+    for (message, expected) in messages.iter().zip([
+        "httpTokens is \"optional\": the node answers IMDSv1 (at /spec/metadataOptions/httpTokens)",
+        "httpPutResponseHopLimit is 3",
+        "the volume at /dev/xvda (the root volume) does not say ebs.encrypted: true",
+    ]) {
+        assert!(message.contains(expected), "{message}");
+    }
+    for finding in failed {
+        assert_eq!(
+            finding["subject"], "EC2NodeClass tacos-default (cluster ticket-cluster)",
+            "{finding}"
+        );
+        assert!(
+            finding["remedy"]
+                .as_str()
+                .unwrap()
+                .contains("httpTokens: required"),
+            "{finding}"
+        );
+    }
 }
 
 const APP_AUDITS: [&str; 3] = [

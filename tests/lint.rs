@@ -622,6 +622,7 @@ fn custom_resources_are_checked_against_their_crds_from_the_tree_and_schema_dirs
         "unknown field \"hostnames\", expected one of allowedRoutes, hostname, name, port, protocol, tls (at /spec/listeners/0/hostnames; CustomResourceDefinition gateways.gateway.networking.k8s.io v1)",
         "\"Prefix\" is not one of \"Exact\", \"PathPrefix\", \"RegularExpression\" (at /spec/rules/0/matches/0/path/type",
         "missing required field \"scaleTargetRef\" (at /spec;",
+        "\"requried\" is not one of \"required\", \"optional\" (at /spec/metadataOptions/httpTokens; CustomResourceDefinition ec2nodeclasses.karpenter.k8s.aws v1)",
         "expected an integer, found a string (at /spec/size;",
         "example.com/v2 is not served by CustomResourceDefinition widgets.example.com (served: example.com/v1)",
     ] {
@@ -659,6 +660,7 @@ fn lint_with_cache(dir: &Path, cache: &Path, proxy: Option<&str>, extra: &[&str]
 fn every_crd_finding() -> BTreeSet<(String, String, u64)> {
     BTreeSet::from([
         place("crd-schema", "gateway.yaml", 13),
+        place("crd-schema", "nodeclass.yaml", 15),
         place("crd-schema", "route.yaml", 13),
         place("crd-schema", "scaledobject.yaml", 7),
         place("crd-schema", "widget.yaml", 32),
@@ -683,6 +685,7 @@ fn the_pinned_crds_are_fetched_once_verified_and_kept_for_offline_use() {
     let unavailable: BTreeSet<_> = [
         place("crd-schema-unavailable", "application.yaml", 4),
         place("crd-schema-unavailable", "gateway.yaml", 2),
+        place("crd-schema-unavailable", "nodeclass.yaml", 2),
         place("crd-schema-unavailable", "scaledobject.yaml", 2),
     ]
     .into_iter()
@@ -700,7 +703,12 @@ fn the_pinned_crds_are_fetched_once_verified_and_kept_for_offline_use() {
     let online = lint_with_cache(&dir, cache.path(), None, &[]);
     assert_eq!(crd_places(&online.json()), every_crd_finding(), "{online}");
     let crds = cache.path().join("crds");
-    for set in ["gateway-api-v1.6.3", "argo-cd-v3.2.0", "keda-v2.21.0"] {
+    for set in [
+        "gateway-api-v1.6.3",
+        "argo-cd-v3.2.0",
+        "keda-v2.21.0",
+        "karpenter-v1.14.1",
+    ] {
         assert!(
             crds.join(set).join(".complete").is_file(),
             "{set} not cached"

@@ -1,8 +1,7 @@
 //! Karpenter EC2NodeClasses in the tree: nodes answer instance metadata only over IMDSv2 with a short hop limit, and boot from encrypted volumes.
 
-use serde_json::Value;
-
 use super::{LintContext, subject};
+use crate::k8s::nodeclass::{self, Weakness};
 use crate::report::{Finding, RuleInfo, rule};
 
 const FAMILY: &str = "nodes";
@@ -34,80 +33,31 @@ rule!(
 
 pub const RULES: &[RuleInfo] = &[IMDSV2_REQUIRED, IMDS_HOP_LIMIT, VOLUMES_ENCRYPTED];
 
-/// The highest hop limit the rule accepts.
-const MAX_HOP_LIMIT: i64 = 2;
-
 pub fn check(context: &LintContext<'_>) -> Vec<Finding> {
     let mut findings = Vec::new();
     for object in context
         .tree
         .objects
         .iter()
-        .filter(|o| o.is("karpenter.k8s.aws", "EC2NodeClass"))
+        .filter(|o| o.is(nodeclass::GROUP, nodeclass::KIND))
     {
-        let spec = &object.value["spec"];
-        let finding = |rule: &RuleInfo, pointer: &str, message: String| {
-            Finding::new(
+        for weakness in nodeclass::weaknesses(&object.value["spec"]) {
+            let rule = match weakness {
+                Weakness::ImdsV1 { .. } => &IMDSV2_REQUIRED,
+                Weakness::LongHopLimit { .. } => &IMDS_HOP_LIMIT,
+                Weakness::UnencryptedVolume { .. } | Weakness::CustomAmiUnmapped => {
+                    &VOLUMES_ENCRYPTED
+                }
+            };
+            findings.push(Finding::new(
                 rule,
                 subject(object),
-                Some(object.location_of(pointer)),
-                message,
-            )
-        };
-        let metadata = &spec["metadataOptions"];
-        let endpoint_off = metadata["httpEndpoint"].as_str() == Some("disabled");
-        if let Some(tokens) = metadata["httpTokens"].as_str()
-            && tokens != "required"
-            && !endpoint_off
-        {
-            findings.push(finding(
-                &IMDSV2_REQUIRED,
-                "/spec/metadataOptions/httpTokens",
-                format!("httpTokens is {tokens:?}: the node answers IMDSv1"),
+                Some(object.location_of(&weakness.pointer())),
+                weakness.message(),
             ));
-        }
-        if let Some(hops) = metadata["httpPutResponseHopLimit"].as_i64()
-            && hops > MAX_HOP_LIMIT
-            && !endpoint_off
-        {
-            findings.push(finding(
-                &IMDS_HOP_LIMIT,
-                "/spec/metadataOptions/httpPutResponseHopLimit",
-                format!("httpPutResponseHopLimit is {hops}: above {MAX_HOP_LIMIT}, the metadata service answers past the pods on the node"),
-            ));
-        }
-        match spec["blockDeviceMappings"].as_array() {
-            Some(mappings) => {
-                for (index, mapping) in mappings.iter().enumerate() {
-                    if mapping["ebs"]["encrypted"] != Value::Bool(true) {
-                        let device = mapping["deviceName"].as_str().unwrap_or("(no deviceName)");
-                        let root = if mapping["rootVolume"] == Value::Bool(true) {
-                            " (the root volume)"
-                        } else {
-                            ""
-                        };
-                        findings.push(finding(
-                            &VOLUMES_ENCRYPTED,
-                            &format!("/spec/blockDeviceMappings/{index}"),
-                            format!("the volume at {device}{root} does not say ebs.encrypted: true: it is encrypted only if the account encrypts EBS by default"),
-                        ));
-                    }
-                }
-            }
-            None if custom_ami(spec) => findings.push(finding(
-                &VOLUMES_ENCRYPTED,
-                "/spec",
-                "amiFamily Custom with no blockDeviceMappings: the AMI's own mapping decides whether the root volume is encrypted".into(),
-            )),
-            None => {}
         }
     }
     findings
-}
-
-/// Karpenter maps encrypted volumes by default for every AMI family but Custom.
-fn custom_ami(spec: &Value) -> bool {
-    spec["amiFamily"].as_str() == Some("Custom")
 }
 
 #[cfg(test)]

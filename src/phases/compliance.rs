@@ -3,6 +3,8 @@
 use std::collections::BTreeMap;
 
 use jiff::civil::Date;
+use kube::api::{Api, DynamicObject, ListParams};
+use kube::core::{ApiResource, GroupVersionKind};
 
 use super::check::{Check, CheckContext, PhaseError};
 use super::render::render_application_charts;
@@ -12,6 +14,7 @@ use crate::aws::eks::{self, ClusterFacts};
 use crate::aws::nodes::{self, NodeInstance};
 use crate::aws::{AwsContext, kms};
 use crate::config::ComplianceSettings;
+use crate::k8s::nodeclass::{self, MAX_HOP_LIMIT};
 use crate::repo::{Location, Object};
 use crate::report::{Finding, Severity, rule};
 
@@ -56,6 +59,14 @@ rule!(
     "set spec.metadataOptions (httpTokens: required, httpPutResponseHopLimit: 1) and an encrypted root blockDeviceMapping in the EC2NodeClass (or the launch template), then let Karpenter replace the nodes (drift)"
 );
 rule!(
+    NODE_CLASSES_HARDENED,
+    "verify",
+    "karpenter-nodeclass-hardened",
+    Error,
+    "every Karpenter EC2NodeClass in the cluster requires IMDSv2, a hop limit of 1 or 2 and encrypted volumes, so the nodes Karpenter launches next are hardened too (the nodes running now: aws-nodes-imdsv2-encrypted)",
+    "set spec.metadataOptions.httpTokens: required, httpPutResponseHopLimit: 1 and ebs.encrypted: true on every blockDeviceMappings entry where the EC2NodeClass is kept (the GitOps tree, else kubectl edit ec2nodeclass NAME); Karpenter replaces the drifted nodes"
+);
+rule!(
     ECR_IMAGES_SCANNED,
     "verify",
     "aws-ecr-images-scanned",
@@ -86,12 +97,8 @@ pub const REQUIRED_LOG_TYPES: [&str; 3] = ["api", "audit", "authenticator"];
 /// Days before the end of standard support at which the audit starts warning.
 const SUPPORT_WARNING_DAYS: i32 = 90;
 
-/// The highest IMDS hop limit a node may have: 1 keeps pods off the metadata service, 2 lets
-/// containers in pods reach it (what EKS managed node groups set); more serves nothing.
-pub const MAX_HOP_LIMIT: i32 = 2;
-
 /// The EKS audits, in the order they run.
-pub const EKS_AUDITS: [Check; 5] = [
+pub const EKS_AUDITS: [Check; 6] = [
     Check {
         info: EKS_SECRETS_ENCRYPTED,
         run: |cx| Box::pin(secrets_encrypted(cx)),
@@ -133,6 +140,11 @@ pub const EKS_AUDITS: [Check; 5] = [
     Check {
         info: NODES_HARDENED,
         run: |cx| Box::pin(nodes_hardened(cx)),
+        in_verify: true,
+    },
+    Check {
+        info: NODE_CLASSES_HARDENED,
+        run: |cx| Box::pin(node_classes_hardened(cx)),
         in_verify: true,
     },
 ];
@@ -241,6 +253,46 @@ async fn nodes_hardened(cx: &CheckContext<'_>) -> Result<Vec<Finding>, PhaseErro
     let cluster = &cx.environment.cluster.name;
     let instances = nodes::node_instances(aws, cluster).await?;
     Ok(node_findings(&instances, cluster, &aws.target.to_string()))
+}
+
+/// The EC2NodeClasses the cluster holds, judged as lint judges the tree's: the nodes Karpenter
+/// launches next. A cluster that does not serve the kind (no Karpenter) has none to judge.
+async fn node_classes_hardened(cx: &CheckContext<'_>) -> Result<Vec<Finding>, PhaseError> {
+    let resource = ApiResource::from_gvk(&GroupVersionKind::gvk(
+        nodeclass::GROUP,
+        nodeclass::VERSION,
+        nodeclass::KIND,
+    ));
+    let api: Api<DynamicObject> = Api::all_with(cx.client.clone(), &resource);
+    let classes = match api.list(&ListParams::default()).await {
+        Ok(list) => list.items,
+        Err(kube::Error::Api(status)) if status.code == 404 => return Ok(Vec::new()),
+        Err(kube::Error::Api(status)) if status.code == 403 => {
+            return Err(PhaseError::PermissionDenied(format!(
+                "list ec2nodeclasses.{} ({})",
+                nodeclass::GROUP,
+                status.message
+            )));
+        }
+        Err(error) => return Err(PhaseError::ClusterUnreachable(error.to_string())),
+    };
+    let cluster = &cx.environment.cluster.name;
+    Ok(classes
+        .iter()
+        .flat_map(|class| {
+            let name = class.metadata.name.clone().unwrap_or_default();
+            nodeclass::weaknesses(&class.data["spec"])
+                .into_iter()
+                .map(move |weakness| {
+                    Finding::new(
+                        &NODE_CLASSES_HARDENED,
+                        format!("EC2NodeClass {name} (cluster {cluster})"),
+                        None,
+                        format!("{} (at {})", weakness.message(), weakness.pointer()),
+                    )
+                })
+        })
+        .collect())
 }
 
 /// IMDSv2 only, a hop limit of at most [`MAX_HOP_LIMIT`], an encrypted root volume, on every node.

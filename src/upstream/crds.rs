@@ -110,6 +110,21 @@ pub const VPA_CRDS: GoModuleCrds = GoModuleCrds {
     groups: &["autoscaling.k8s.io"],
 };
 
+/// NodePool, NodeClaim, NodeOverlay (karpenter.sh) and EC2NodeClass (karpenter.k8s.aws): the AWS
+/// provider's module carries the core CRDs too. v1.14.1 is the newest whose go.mod this machine's
+/// Go (1.26.8) accepts; from v1.14.2 on, each asks for a newer Go.
+pub const KARPENTER_CRDS: GoModuleCrds = GoModuleCrds {
+    name: "karpenter",
+    project: "Karpenter",
+    module: "github.com/aws/karpenter-provider-aws",
+    version: "v1.14.1",
+    h1: "h1:WGtIQTQcxpElYMdWfWuPwaF2+9muR+hYhPZsTtoY8Gs=",
+    dir: "pkg/apis/crds",
+    prefix: "karpenter.",
+    suffix: ".yaml",
+    groups: &["karpenter.sh", "karpenter.k8s.aws"],
+};
+
 /// Every CRD set tacos pins, for lint to check custom resources against.
 pub const PINNED_CRDS: &[GoModuleCrds] = &[
     GATEWAY_API,
@@ -118,6 +133,7 @@ pub const PINNED_CRDS: &[GoModuleCrds] = &[
     KEDA_CRDS,
     SECRETS_STORE_CSI_CRDS,
     VPA_CRDS,
+    KARPENTER_CRDS,
 ];
 
 /// API groups of projects the platform uses whose CRDs tacos cannot pin: the Go module proxy

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 pub use chart::{ARGO_CD_CHART, PinnedChart, cached_archive, cached_chart, fetch_chart};
 pub use crds::{
-    ARGO_CD_CRDS, CrdFetch, GATEWAY_API, GoModuleCrds, KEDA_CRDS, PINNED_CRDS,
+    ARGO_CD_CRDS, CrdFetch, GATEWAY_API, GoModuleCrds, KARPENTER_CRDS, KEDA_CRDS, PINNED_CRDS,
     PROMETHEUS_OPERATOR_CRDS, SECRETS_STORE_CSI_CRDS, UNPINNED_CRD_GROUPS, UnpinnedCrds, VPA_CRDS,
     cached_crds_dir, crd_cache_dir, crd_files, fetch_crds, files_from_module_zip, module_proxy,
     module_zip_h1,
