@@ -7,7 +7,7 @@ use k8s_openapi::api::core::v1::{Event, Namespace, Pod, ResourceQuota};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::core::{ApiResource, DynamicObject, GroupVersionKind};
 use serde_json::{Value, json};
-use tacos_testenv::aws::AcmValidation;
+use tacos_testenv::aws::{ACCOUNT_ID, AcmValidation, IMAGE_TAG, REGION};
 use tacos_testenv::aws_network::RedisIngress;
 use tacos_testenv::{
     AwsEmulator, ControlPlane, ControlPlaneOptions, FakeNode, Run, SimulatedCluster, tacos_command,
@@ -369,6 +369,149 @@ async fn a_cache_whose_security_group_shuts_out_the_cluster_is_found_through_aws
             .contains("Deployment tacos-app/gateway-api"),
         "{:#}",
         cache[0]
+    );
+}
+
+/// The gateway pods' ECR image, at `tag` of `repository`, in the emulator's account.
+fn ecr_image(repository: &str, tag: &str) -> String {
+    format!("{ACCOUNT_ID}.dkr.ecr.{REGION}.amazonaws.com/{repository}:{tag}")
+}
+
+/// Pod `name` of the gateway now runs `image` and waits to pull it (`reason`).
+async fn pulling(pods: &Api<Pod>, name: &str, image: &str, reason: &str) {
+    pods.patch(
+        name,
+        &PatchParams::default(),
+        &Patch::Strategic(
+            json!({"spec": {"containers": [{"name": "gateway-api", "image": image}]}}),
+        ),
+    )
+    .await
+    .unwrap();
+    let status = json!({"status": {
+        "phase": "Pending",
+        "conditions": [{"type": "PodScheduled", "status": "True"}, {"type": "Ready", "status": "False", "reason": "ContainersNotReady"}],
+        "containerStatuses": [{"name": "gateway-api", "image": image, "imageID": "", "ready": false, "restartCount": 0,
+            "state": {"waiting": {"reason": reason, "message": format!("Back-off pulling image \"{image}\"")}}}]
+    }});
+    pods.patch_status(name, &PatchParams::default(), &Patch::Merge(&status))
+        .await
+        .unwrap();
+}
+
+/// The pull diagnoses of a doctor run, by cause.
+fn pull_diagnoses(run: &Run) -> Vec<Value> {
+    diagnoses(run)
+        .into_iter()
+        .filter(|d| {
+            d["cause"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("cannot be pulled")
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn ecr_says_whether_the_tag_the_repository_or_the_nodes_access_keeps_an_image_from_its_pods()
+{
+    let plane = control_plane().await;
+    let client = plane.client().await.unwrap();
+    let aws = AwsEmulator::start(AcmValidation::Immediate).await.unwrap();
+    aws.seed_platform().await.unwrap();
+    aws.seed_ecr_image("traffic-tacos-gateway-api", "v1.4.1", true)
+        .await
+        .unwrap();
+    let pushed = ecr_image("traffic-tacos-gateway-api", IMAGE_TAG);
+    play(
+        &client,
+        &healthy_cluster().replace(
+            "123456789012.dkr.ecr.ap-northeast-2.amazonaws.com/traffic-tacos/gateway-api:1.4.2",
+            &pushed,
+        ),
+    )
+    .await;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "tacos-app");
+
+    // A tag never pushed, and a repository that does not exist.
+    let unpushed = ecr_image("traffic-tacos-gateway-api", "v1.4.3");
+    let nowhere = ecr_image("traffic-tacos-checkout", "v1.0.0");
+    pulling(&pods, "gateway-api-7d9-abc", &unpushed, "ImagePullBackOff").await;
+    pulling(&pods, "gateway-api-7d9-def", &nowhere, "ErrImagePull").await;
+    let run = doctor(&plane.kubeconfig, Some(&aws), &["--output", "json"]).await;
+    run.assert_code(1);
+    let found = pull_diagnoses(&run);
+    assert_eq!(found.len(), 2, "{found:#?}");
+    let of = |image: &str| {
+        found
+            .iter()
+            .find(|d| {
+                d["cause"]
+                    .as_str()
+                    .unwrap()
+                    .contains(&format!("image {image} "))
+            })
+            .unwrap_or_else(|| panic!("{image} diagnosed: {found:#?}"))
+            .clone()
+    };
+    let missing_tag = of(&unpushed);
+    // v1.4.1 was pushed last (or in the same second, when the tag order decides).
+    assert!(
+        missing_tag["cause"].as_str().unwrap().ends_with(&format!(
+            "ECR repository traffic-tacos-gateway-api (account {ACCOUNT_ID}, region {REGION}) has no tag v1.4.3; its newest tags: v1.4.1, {IMAGE_TAG}"
+        )),
+        "{missing_tag:#}"
+    );
+    assert!(
+        missing_tag["remedy"].as_str().unwrap().starts_with(
+            "push tag v1.4.3 to traffic-tacos-gateway-api, or set spec.template.spec.containers[gateway-api].image of Deployment tacos-app/gateway-api to a tag it has (v1.4.1)"
+        ),
+        "{missing_tag:#}"
+    );
+    assert!(
+        missing_tag["evidence"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("kubelet: Back-off pulling image"),
+        "kubelet's words stay as evidence: {missing_tag:#}"
+    );
+    let missing_repository = of(&nowhere);
+    assert!(
+        missing_repository["cause"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("ECR repository traffic-tacos-checkout does not exist (account {ACCOUNT_ID}, region {REGION})")),
+        "{missing_repository:#}"
+    );
+    assert!(
+        missing_repository["remedy"]
+            .as_str()
+            .unwrap()
+            .contains("aws ecr create-repository --repository-name traffic-tacos-checkout"),
+        "{missing_repository:#}"
+    );
+
+    // The image is in ECR: what is left is the nodes' access to it.
+    pulling(&pods, "gateway-api-7d9-abc", &pushed, "ImagePullBackOff").await;
+    pods.delete("gateway-api-7d9-def", &DeleteParams::default())
+        .await
+        .unwrap();
+    let run = doctor(&plane.kubeconfig, Some(&aws), &["--output", "json"]).await;
+    let found = pull_diagnoses(&run);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    let cause = found[0]["cause"].as_str().unwrap();
+    assert!(
+        cause.contains(&format!("ECR has it (traffic-tacos-gateway-api tag {IMAGE_TAG} is sha256:"))
+            && cause.ends_with("so the nodes cannot fetch it: the node role's ECR permissions or the nodes' route to ECR"),
+        "{cause}"
+    );
+    assert!(
+        found[0]["remedy"]
+            .as_str()
+            .unwrap()
+            .contains("AmazonEC2ContainerRegistryReadOnly"),
+        "{:#}",
+        found[0]
     );
 }
 

@@ -184,6 +184,97 @@ fn wildcard_matches(filter: &str, name: &str) -> bool {
     rest.ends_with(last)
 }
 
+/// Whether the image a pull asks for is in its repository.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImagePresence {
+    RepositoryMissing,
+    /// The tag (or digest) is not in the repository; its newest tags, newest first (at most
+    /// [`NEWEST_TAGS`]).
+    ImageMissing {
+        newest_tags: Vec<String>,
+    },
+    /// The image is there, as `sha256:...`, pushed at (RFC 3339) when ECR says.
+    Present {
+        digest: String,
+        pushed_at: Option<String>,
+    },
+}
+
+/// How many of a repository's newest tags [`image_presence`] names when the one asked for is missing.
+pub const NEWEST_TAGS: usize = 3;
+
+/// Whether `image` is in ECR (ecr:DescribeImages): what a node's pull of it would find.
+pub async fn image_presence(aws: &AwsContext, image: &EcrImage) -> Result<ImagePresence, AwsError> {
+    let ecr = client_for(aws, &image.region);
+    let what = format!("describe the images of ECR repository {}", image.repository);
+    match ecr
+        .describe_images()
+        .registry_id(&image.registry_id)
+        .repository_name(&image.repository)
+        .image_ids(image.identifier())
+        .send()
+        .await
+    {
+        Ok(output) => match output.image_details().first() {
+            Some(detail) => Ok(ImagePresence::Present {
+                digest: detail.image_digest.clone().unwrap_or_default(),
+                pushed_at: detail.image_pushed_at.map(|at| at.to_string()),
+            }),
+            None => Ok(ImagePresence::ImageMissing {
+                newest_tags: newest_tags(&ecr, image)
+                    .await
+                    .map_err(|e| aws.unreachable(&what, &e))?,
+            }),
+        },
+        Err(error) => match error.as_service_error() {
+            Some(e) if e.is_repository_not_found_exception() => {
+                Ok(ImagePresence::RepositoryMissing)
+            }
+            Some(e) if e.is_image_not_found_exception() => Ok(ImagePresence::ImageMissing {
+                newest_tags: newest_tags(&ecr, image)
+                    .await
+                    .map_err(|e| aws.unreachable(&what, &e))?,
+            }),
+            _ => Err(aws.unreachable(&what, &error)),
+        },
+    }
+}
+
+/// The repository's newest tags, newest push first, one per image.
+async fn newest_tags(
+    ecr: &aws_sdk_ecr::Client,
+    image: &EcrImage,
+) -> Result<
+    Vec<String>,
+    aws_sdk_ecr::error::SdkError<aws_sdk_ecr::operation::describe_images::DescribeImagesError>,
+> {
+    let mut tagged: Vec<(aws_sdk_ecr::primitives::DateTime, String)> = Vec::new();
+    let mut pages = ecr
+        .describe_images()
+        .registry_id(&image.registry_id)
+        .repository_name(&image.repository)
+        .filter(
+            aws_sdk_ecr::types::DescribeImagesFilter::builder()
+                .tag_status(aws_sdk_ecr::types::TagStatus::Tagged)
+                .build(),
+        )
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        for detail in page?.image_details() {
+            if let (Some(at), Some(tag)) = (detail.image_pushed_at, detail.image_tags().first()) {
+                tagged.push((at, tag.clone()));
+            }
+        }
+    }
+    tagged.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+    Ok(tagged
+        .into_iter()
+        .take(NEWEST_TAGS)
+        .map(|(_, tag)| tag)
+        .collect())
+}
+
 /// Every finding of the latest scan of `image` (basic and enhanced), page by page.
 pub async fn latest_scan(aws: &AwsContext, image: &EcrImage) -> Result<ScanOutcome, AwsError> {
     let ecr = client_for(aws, &image.region);

@@ -33,9 +33,12 @@ pub async fn run(global: &GlobalArgs, fail_on: Severity) -> anyhow::Result<ExitS
             environment.cluster.name
         ),
     }
-    let snapshot = collect(&client).await.map_err(|error| match error {
+    let mut snapshot = collect(&client).await.map_err(|error| match error {
         CollectError::Unreachable { .. } => StatusError::unreachable(error.to_string()),
     })?;
+    if let Ok(aws) = &aws {
+        aws_checks::ask_registry(aws, &mut snapshot).await;
+    }
     let mut diagnoses = diagnose(&snapshot);
     let skipped: Vec<(&str, String)> = match aws {
         Ok(aws) => {

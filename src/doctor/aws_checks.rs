@@ -1,5 +1,6 @@
-//! The AWS half of doctor: caches the workloads call that their security groups shut out, and the edge's certificate and DNS as the Gateways use them.
+//! The AWS half of doctor: ECR asked about the images pods cannot pull, caches the workloads call that their security groups shut out, and the edge's certificate and DNS as the Gateways use them.
 
+use crate::aws::ecr::{self, EcrImage};
 use crate::aws::elasticache::check_cache_reachable;
 use crate::aws::{AwsContext, AwsError, acm, ec2::Admission};
 use crate::config::Environment;
@@ -8,6 +9,8 @@ use crate::phases::gateway::{alias_findings, certificate_findings};
 use crate::report::{Finding, RuleInfo, rule};
 
 use super::egress::configured_endpoints;
+use super::pods;
+use super::snapshot::RegistryAnswer;
 use super::{Diagnosis, Snapshot};
 
 /// The same check as the apps phase's preflight, judged on what the live workloads call.
@@ -53,6 +56,22 @@ impl AwsFindings {
             Ok(diagnoses) => self.diagnoses.extend(diagnoses),
             Err(error) => self.skipped.push((check.id, error.to_string())),
         }
+    }
+}
+
+/// Asks ECR about each ECR image pods fail to pull, so the analysis can say whether the tag, the
+/// repository or the nodes' access is at fault. Runs before the analysis; a registry that does not
+/// answer is evidence, not an error.
+pub async fn ask_registry(aws: &AwsContext, snapshot: &mut Snapshot) {
+    for image in pods::images_failing_to_pull(snapshot) {
+        let Some(ecr_image) = EcrImage::parse(&image) else {
+            continue;
+        };
+        let answer = match ecr::image_presence(aws, &ecr_image).await {
+            Ok(presence) => RegistryAnswer::Ecr(presence),
+            Err(error) => RegistryAnswer::Unanswered(error.to_string()),
+        };
+        snapshot.registry.insert(image, answer);
     }
 }
 

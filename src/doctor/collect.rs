@@ -226,6 +226,7 @@ pub async fn collect(client: &kube::Client) -> Result<Snapshot, CollectError> {
         applications: applications?,
         secret_provider_classes: secret_provider_classes?,
         logs,
+        registry: Default::default(),
         taken_at: Some(taken_at),
         unreadable: unreadable.0.into_inner().unwrap_or_else(|p| p.into_inner()),
     })

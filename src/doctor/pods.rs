@@ -1,6 +1,6 @@
 //! Pods that should run and are not Ready, grouped by workload and cause (crash loop, image pull, missing config, unschedulable, failing probe), and workloads that cannot create pods at all.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::LazyLock;
 
 use k8s_openapi::api::core::v1::{Container, ContainerStatus, Event, Pod, Probe};
@@ -8,7 +8,9 @@ use regex::Regex;
 
 use super::analysis::Diagnoses;
 use super::cluster::{self, pod_subject, qualified};
+use super::snapshot::RegistryAnswer;
 use super::{Diagnosis, Snapshot};
+use crate::aws::ecr::{EcrImage, ImagePresence, ImageReference};
 use crate::report::{Severity, rule};
 
 rule!(
@@ -396,7 +398,18 @@ fn diagnosis(snapshot: &Snapshot, workload: &str, trouble: &Trouble, pods: &[&Po
         Trouble::CrashLoop { container } => crash_loop(snapshot, workload, container, pods),
         Trouble::ImagePull { container, image } => {
             let failures = events_of("Failed");
-            image_pull(workload, container, image, pods, &failures)
+            let mut diagnosis = image_pull(workload, container, image, pods, &failures);
+            if let Some(answer) = snapshot.registry.get(image) {
+                let (why, _) = kubelet_says(container, pods, &failures);
+                let pull = Pull {
+                    workload,
+                    container,
+                    image,
+                    kubelet_says: &why,
+                };
+                explain_by_registry(&mut diagnosis, &pull, answer);
+            }
+            diagnosis
         }
         Trouble::ConfigError { container, missing } => {
             config_error(snapshot, workload, container, missing, first)
@@ -616,15 +629,13 @@ static ECR: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com$").expect("pattern compiles")
 });
 
-fn image_pull(
-    workload: &str,
+/// Why kubelet says the pull fails (the failure itself, ErrImagePull or its event, over "Back-off
+/// pulling image", which says nothing), and the events that say it.
+fn kubelet_says<'a>(
     container: &str,
-    image: &str,
     pods: &[&Pod],
-    failures: &[&Event],
-) -> Diagnosis {
-    let reference = ImageRef::parse(image);
-    let registry = reference.registry;
+    failures: &[&'a Event],
+) -> (String, Vec<&'a Event>) {
     let waiting_message = pods.iter().find_map(|pod| {
         container_status(pod, container)?
             .state
@@ -634,7 +645,6 @@ fn image_pull(
             .message
             .clone()
     });
-    // "Back-off pulling image" says nothing; the pull failure itself (ErrImagePull or its event) says why.
     let pull_failures: Vec<&Event> = failures
         .iter()
         .copied()
@@ -646,6 +656,19 @@ fn image_pull(
         .map(|e| cluster::event_message(e).to_string())
         .or(waiting_message)
         .unwrap_or_else(|| "no message".into());
+    (why, pull_failures)
+}
+
+fn image_pull(
+    workload: &str,
+    container: &str,
+    image: &str,
+    pods: &[&Pod],
+    failures: &[&Event],
+) -> Diagnosis {
+    let reference = ImageRef::parse(image);
+    let registry = reference.registry;
+    let (why, pull_failures) = kubelet_says(container, pods, failures);
     let mut diagnosis = Diagnosis::new(
         &PODS_NOT_READY,
         workload,
@@ -668,6 +691,115 @@ fn image_pull(
         ),
     };
     diagnosis
+}
+
+/// The images pods wait to pull (ImagePullBackOff, ErrImagePull), as their specs name them: what
+/// doctor asks the registry about.
+pub fn images_failing_to_pull(snapshot: &Snapshot) -> BTreeSet<String> {
+    let mut images = BTreeSet::new();
+    for pod in &snapshot.pods {
+        let statuses = pod.status.iter().flat_map(|s| {
+            s.container_statuses
+                .iter()
+                .flatten()
+                .chain(s.init_container_statuses.iter().flatten())
+        });
+        for status in statuses {
+            let waiting = status.state.as_ref().and_then(|s| s.waiting.as_ref());
+            if matches!(
+                waiting.and_then(|w| w.reason.as_deref()),
+                Some("ImagePullBackOff" | "ErrImagePull")
+            ) {
+                images.insert(
+                    container_spec(pod, &status.name)
+                        .and_then(|c| c.image.clone())
+                        .unwrap_or_else(|| status.image.clone()),
+                );
+            }
+        }
+    }
+    images
+}
+
+/// A container's image pull that fails.
+struct Pull<'a> {
+    workload: &'a str,
+    container: &'a str,
+    image: &'a str,
+    kubelet_says: &'a str,
+}
+
+/// Says which of the tag, the repository or the nodes' access keeps `image` from its pods, from
+/// what ECR answered; kubelet's words stay as evidence.
+fn explain_by_registry(diagnosis: &mut Diagnosis, pull: &Pull<'_>, answer: &RegistryAnswer) {
+    let Pull {
+        workload,
+        container,
+        image,
+        kubelet_says,
+    } = *pull;
+    let Some(ecr) = EcrImage::parse(image) else {
+        return;
+    };
+    let presence = match answer {
+        RegistryAnswer::Ecr(presence) => presence,
+        RegistryAnswer::Unanswered(why) => {
+            diagnosis
+                .evidence
+                .push(format!("ECR could not be asked: {why}"));
+            return;
+        }
+    };
+    let repository = &ecr.repository;
+    let place = format!("account {}, region {}", ecr.registry_id, ecr.region);
+    let wanted = match &ecr.reference {
+        ImageReference::Tag(tag) => format!("tag {tag}"),
+        ImageReference::Digest(digest) => format!("digest {digest}"),
+        ImageReference::Unpinned => "tag latest".into(),
+    };
+    let fix = format!("or fix spec.template.spec.containers[{container}].image of {workload}");
+    diagnosis
+        .evidence
+        .insert(0, format!("kubelet: {kubelet_says}"));
+    let (cause, remedy) = match presence {
+        ImagePresence::RepositoryMissing => (
+            format!("ECR repository {repository} does not exist ({place})"),
+            format!(
+                "push the image to it (aws ecr create-repository --repository-name {repository} --region {} --image-scanning-configuration scanOnPush=true, then docker push {image}), {fix}",
+                ecr.region
+            ),
+        ),
+        ImagePresence::ImageMissing { newest_tags } => {
+            let newest = if newest_tags.is_empty() {
+                "it holds no tagged image".to_string()
+            } else {
+                format!("its newest tags: {}", newest_tags.join(", "))
+            };
+            let retag = format!(
+                "set spec.template.spec.containers[{container}].image of {workload} to a tag it has"
+            );
+            let retag = match newest_tags.first() {
+                Some(tag) => format!("{retag} ({tag})"),
+                None => retag,
+            };
+            (
+                format!("ECR repository {repository} ({place}) has no {wanted}; {newest}"),
+                format!("push {wanted} to {repository}, or {retag}"),
+            )
+        }
+        ImagePresence::Present { digest, pushed_at } => (
+            format!(
+                "ECR has it ({repository} {wanted} is {digest}{}, {place}), so the nodes cannot fetch it: the node role's ECR permissions or the nodes' route to ECR",
+                pushed_at
+                    .as_deref()
+                    .map(|at| format!(", pushed {at}"))
+                    .unwrap_or_default()
+            ),
+            "give the node role ecr:GetAuthorizationToken, ecr:BatchGetImage and ecr:GetDownloadUrlForLayer (the AmazonEC2ContainerRegistryReadOnly policy), and let private nodes reach ECR (VPC endpoints ecr.api, ecr.dkr and the s3 gateway, or a NAT gateway)".to_string(),
+        ),
+    };
+    diagnosis.cause = format!("image {image} of container {container} cannot be pulled: {cause}");
+    diagnosis.remedy = remedy;
 }
 
 fn config_error(

@@ -9,6 +9,16 @@ use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use serde_json::Value;
 
+use crate::aws::ecr::ImagePresence;
+
+/// What an image's registry said of an image pods fail to pull.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RegistryAnswer {
+    Ecr(ImagePresence),
+    /// The registry was asked and did not answer: why.
+    Unanswered(String),
+}
+
 /// A read-only picture of the cluster at one moment.
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
@@ -38,6 +48,9 @@ pub struct Snapshot {
     /// Last log lines of containers that crashed, keyed by `namespace/pod/container`
     /// (filled only for containers in CrashLoopBackOff or with a last termination).
     pub logs: BTreeMap<String, String>,
+    /// What the registry said of each ECR image pods fail to pull, keyed by the image as the pod
+    /// spec names it: asked by doctor's AWS half before the analysis (empty without AWS).
+    pub registry: BTreeMap<String, RegistryAnswer>,
     /// When the snapshot was read; None for a picture from a file (then no pod counts as just started).
     pub taken_at: Option<jiff::Timestamp>,
     /// Kinds that could not be read, and why (e.g. "permission denied for list pods"); doctor reports them

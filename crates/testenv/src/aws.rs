@@ -255,11 +255,13 @@ impl AwsEmulator {
             })
     }
 
-    /// Creates ECR repository `name` (scan-on-push as given) holding one image tagged `tag`, and
-    /// scans it (moto's scan of it finds one HIGH vulnerability, CVE-9999-9999, unless told otherwise).
+    /// Creates ECR repository `name` (scan-on-push as given) unless it exists, pushes an image
+    /// tagged `tag` to it, and scans it (moto's scan of it finds one HIGH vulnerability,
+    /// CVE-9999-9999, unless told otherwise).
     pub async fn seed_ecr_image(&self, name: &str, tag: &str, scan_on_push: bool) -> Result<()> {
         let ecr = aws_sdk_ecr::Client::new(&self.sdk_config().await);
-        ecr.create_repository()
+        let created = ecr
+            .create_repository()
             .repository_name(name)
             .image_scanning_configuration(
                 aws_sdk_ecr::types::ImageScanningConfiguration::builder()
@@ -267,8 +269,15 @@ impl AwsEmulator {
                     .build(),
             )
             .send()
-            .await
-            .map_err(|e| aws_err("create ECR repository", e))?;
+            .await;
+        match created {
+            Ok(_) => {}
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_repository_already_exists_exception()) => {}
+            Err(error) => return Err(aws_err("create ECR repository", error)),
+        }
         let manifest = serde_json::json!({
             "schemaVersion": 2,
             "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
