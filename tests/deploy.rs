@@ -370,7 +370,9 @@ async fn ctrl_c_while_waiting_stops_cleanly_and_lists_what_was_applied() {
         while let Some(line) = lines.next_line().await.unwrap() {
             seen.push_str(&line);
             seen.push('\n');
-            if line.contains("waiting on") {
+            // The VPA CRDs come first and are Established at once; the wait that lasts is the
+            // first Application's.
+            if line.contains("waiting on") && seen.contains("Application argocd/") {
                 return true;
             }
         }
@@ -399,8 +401,8 @@ async fn ctrl_c_while_waiting_stops_cleanly_and_lists_what_was_applied() {
     assert_eq!(run.code, 130, "stdout read before the Ctrl-C:\n{seen}{run}");
     run.assert_stderr_contains("interrupted in phase apps");
     // Argo CD's kinds are served, so the app namespace is Argo CD's to apply: tacos applied the
-    // first wave's Application and was waiting on it.
-    run.assert_stderr_contains("application argocd/tacos-app-baseline (created)");
+    // first wave's Application (the VPA recommender's, wave -1) and was waiting on it.
+    run.assert_stderr_contains("application argocd/vpa-recommender (created)");
     run.assert_stderr_contains("re-run the same command to converge");
     assert!(
         namespaces.get_opt("tacos-app").await.unwrap().is_none(),
@@ -417,7 +419,7 @@ async fn ctrl_c_while_waiting_stops_cleanly_and_lists_what_was_applied() {
     );
     assert!(
         applications
-            .get_opt("tacos-app-baseline")
+            .get_opt("vpa-recommender")
             .await
             .unwrap()
             .is_some(),
@@ -433,7 +435,7 @@ async fn ctrl_c_while_waiting_stops_cleanly_and_lists_what_was_applied() {
     assert!(
         entry["objects"].as_array().unwrap().iter().any(|o| o
             == &serde_json::json!({"group": "argoproj.io", "kind": "Application",
-                "namespace": "argocd", "name": "tacos-app-baseline", "change": "created"})),
+                "namespace": "argocd", "name": "vpa-recommender", "change": "created"})),
         "{entry}"
     );
 }
@@ -617,6 +619,17 @@ async fn every_phase_comes_up_on_the_simulated_cluster_and_a_second_run_changes_
     assert_eq!(
         available, 2,
         "the collector's replicas when monitoring was reported up"
+    );
+    // The VPA recommender Argo CD synced from manifests/autoscaling (project platform), admitted
+    // by namespace vpa's Pod Security restricted.
+    let recommender = Api::<Deployment>::namespaced(client.clone(), "vpa")
+        .get("vpa-recommender")
+        .await
+        .unwrap();
+    assert_eq!(
+        recommender.status.and_then(|s| s.available_replicas),
+        Some(1),
+        "the recommender when apps was reported up"
     );
 
     let second = tacos().args(args).run_async().await;

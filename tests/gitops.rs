@@ -143,7 +143,8 @@ async fn argo_cd_syncs_the_served_commit_and_tacos_waits_on_it_and_hands_folders
             "payment-sim-api",
             "reservation-api",
             "reservation-worker",
-            "tacos-app-baseline"
+            "tacos-app-baseline",
+            "vpa-recommender"
         ]
     );
     for application in &all {

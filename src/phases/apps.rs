@@ -1,13 +1,13 @@
-//! apps: the app namespace (Pod Security restricted), NetworkPolicies, quota and limits, HTTPRoutes, and one Argo CD Application per service.
+//! apps: the app namespace (Pod Security restricted), NetworkPolicies, quota and limits, HTTPRoutes, one Argo CD Application per service, and the VerticalPodAutoscaler CRDs and recommender.
 
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::ConfigMap;
 
-use super::Phase;
 use super::check::{Check, CheckContext, PREVIOUS_PHASE_HEALTHY, PhaseError};
 use super::render::render_application_charts;
+use super::{Phase, Upstream};
 use crate::aws::ec2::Admission;
 use crate::aws::elasticache::check_cache_reachable;
 use crate::aws::iam::{
@@ -19,12 +19,18 @@ use crate::k8s::endpoints::{Endpoint, configured_endpoints};
 use crate::k8s::typed::Workload;
 use crate::repo::Object;
 use crate::report::{Finding, Severity, rule};
+use crate::upstream::VPA_CRDS;
 
 pub const PHASE: Phase = Phase {
     name: "apps",
-    summary: "the five Traffic Tacos services, owned by Argo CD",
-    folders: &["manifests/tacos", "applications/tacos"],
-    upstream: &[],
+    summary: "the five Traffic Tacos services, owned by Argo CD, and the VPA recommender that right-sizes them",
+    folders: &[
+        "manifests/tacos",
+        "applications/tacos",
+        "manifests/autoscaling",
+        "applications/autoscaling",
+    ],
+    upstream: &[Upstream::Crds(&VPA_CRDS)],
     depends_on: Some("argocd"),
     in_all: true,
     needs_aws: true,

@@ -561,9 +561,18 @@ struct RunImage {
 }
 
 /// Every container image of the phase's workloads and of the charts its Applications render.
+/// The images the services run: the workloads of the app namespace, the rendered charts included.
+/// The phase's platform add-ons elsewhere (the VPA recommender, from registry.k8s.io) are not
+/// the services' images, and no ECR scan covers them.
 fn images_run(cx: &CheckContext<'_>) -> Result<Vec<RunImage>, PhaseError> {
     let rendered = render_application_charts(cx.phase, cx.render)?;
-    Ok(images_of(cx.objects.iter().chain(&rendered)))
+    let app_namespace = cx.environment.app_namespace.as_str();
+    Ok(images_of(
+        cx.objects
+            .iter()
+            .chain(&rendered)
+            .filter(|o| o.namespace() == Some(app_namespace)),
+    ))
 }
 
 fn images_of<'a>(objects: impl Iterator<Item = &'a Object>) -> Vec<RunImage> {

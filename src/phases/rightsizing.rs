@@ -17,7 +17,7 @@ rule!(
     "rightsizing-vpa-recommendations",
     Warning,
     "every VerticalPodAutoscaler the charts render has a recommendation, and the containers request within its bounds",
-    "set resources.requests in helm-values/<service>.yaml near the VPA's target (kubectl -n tacos-app get vpa); a VPA without a recommendation needs the VPA recommender running (kubectl -n kube-system get deploy vpa-recommender)"
+    "set resources.requests in helm-values/<service>.yaml near the VPA's target (kubectl -n tacos-app get vpa); a VPA without a recommendation needs the VPA recommender the apps phase installs running (kubectl -n vpa get deploy vpa-recommender)"
 );
 
 /// The right-sizing check: recommendations exist and requests are within their bounds.
