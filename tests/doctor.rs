@@ -165,7 +165,94 @@ async fn a_healthy_cluster_has_no_root_causes_even_without_aws() {
         run.stdout.contains("- the ACM certificate is ISSUED, covers the Gateway hostnames and is not near expiry (skipped)"),
         "checks that did not run are not shown as passed: {run}"
     );
+    assert!(
+        run.stdout.contains("- the KMS key EKS encrypts Secrets with exists and is enabled (eks:DescribeCluster, kms:DescribeKey): without it the API server can read no Secret (skipped)"),
+        "{run}"
+    );
     run.assert_stdout_contains("0 root cause(s)");
+}
+
+#[tokio::test]
+async fn a_disabled_secrets_key_is_the_root_cause_of_the_pods_that_read_secrets() {
+    let plane = control_plane().await;
+    let client = plane.client().await.unwrap();
+    let aws = AwsEmulator::start(AcmValidation::Immediate).await.unwrap();
+    aws.seed_platform().await.unwrap();
+    let migrate = "apiVersion: v1
+kind: Pod
+metadata: {name: migrate-db, namespace: tacos-app}
+spec:
+  nodeName: ip-10-0-1-10
+  containers:
+  - name: migrate
+    image: migrate:1
+    env: [{name: DB_PASSWORD, valueFrom: {secretKeyRef: {name: db-auth, key: password}}}]
+    resources: {requests: {cpu: 100m, memory: 128Mi}, limits: {memory: 128Mi}}
+status:
+  phase: Pending
+  conditions: [{type: PodScheduled, status: \"True\"}, {type: Ready, status: \"False\"}]
+  containerStatuses:
+  - {name: migrate, image: migrate:1, imageID: \"\", ready: false, restartCount: 0, state: {waiting: {reason: CreateContainerConfigError, message: 'Internal error occurred: failed to decrypt'}}}
+";
+    play(&client, &format!("{}\n---\n{migrate}", healthy_cluster())).await;
+    let run = doctor(&plane.kubeconfig, Some(&aws), &["--output", "json"]).await;
+    assert!(
+        diagnoses(&run)
+            .iter()
+            .all(|d| d["check"] != "aws-secrets-key-enabled"),
+        "an enabled key is no cause: {run}"
+    );
+
+    let config = aws.sdk_config().await;
+    let cluster = aws_sdk_eks::Client::new(&config)
+        .describe_cluster()
+        .name("ticket-cluster")
+        .send()
+        .await
+        .unwrap()
+        .cluster
+        .unwrap();
+    let key = cluster.encryption_config()[0]
+        .provider
+        .as_ref()
+        .unwrap()
+        .key_arn
+        .clone()
+        .unwrap();
+    aws_sdk_kms::Client::new(&config)
+        .disable_key()
+        .key_id(key.rsplit('/').next().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let run = doctor(&plane.kubeconfig, Some(&aws), &["--output", "json"]).await;
+    run.assert_code(1);
+    let found = diagnoses(&run);
+    let causes: Vec<&Value> = found
+        .iter()
+        .filter(|d| d["check"] == "aws-secrets-key-enabled")
+        .collect();
+    assert_eq!(causes.len(), 1, "{found:#?}");
+    assert!(
+        causes[0]["cause"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("KMS key {key}, which is Disabled")),
+        "{:#}",
+        causes[0]
+    );
+    assert_eq!(
+        causes[0]["symptoms"],
+        json!(["Pod tacos-app/migrate-db"]),
+        "{:#}",
+        causes[0]
+    );
+    assert!(
+        found
+            .iter()
+            .all(|d| d["subject"] != "Pod tacos-app/migrate-db"),
+        "the pod is the key's symptom, not a cause of its own: {found:#?}"
+    );
 }
 
 #[tokio::test]

@@ -36,21 +36,24 @@ pub async fn run(global: &GlobalArgs, fail_on: Severity) -> anyhow::Result<ExitS
     let mut snapshot = collect(&client).await.map_err(|error| match error {
         CollectError::Unreachable { .. } => StatusError::unreachable(error.to_string()),
     })?;
-    if let Ok(aws) = &aws {
-        aws_checks::ask_registry(aws, &mut snapshot).await;
-    }
+    let mut skipped: Vec<(&str, String)> = match &aws {
+        Ok(aws) => aws_checks::read_before_analysis(aws, environment, &mut snapshot).await,
+        Err(_) => Vec::new(),
+    };
     let mut diagnoses = diagnose(&snapshot);
-    let skipped: Vec<(&str, String)> = match aws {
+    match aws {
         Ok(aws) => {
             let found = aws_checks::diagnose_aws(&aws, environment, &snapshot).await;
             diagnoses.extend(found.diagnoses);
-            found.skipped
+            skipped.extend(found.skipped);
         }
-        Err(error) => aws_checks::CHECKS
-            .iter()
-            .map(|c| (c.id, format!("AWS checks skipped: {error:#}")))
-            .collect(),
-    };
+        Err(error) => skipped.extend(
+            aws_checks::CHECKS
+                .iter()
+                .chain(aws_checks::READ_BEFORE_ANALYSIS)
+                .map(|c| (c.id, format!("AWS checks skipped: {error:#}"))),
+        ),
+    }
     crate::doctor::sort(&mut diagnoses);
     let failing = diagnoses.iter().filter(|d| d.severity >= fail_on).count();
     match global.output {

@@ -3,12 +3,13 @@
 use std::collections::BTreeMap;
 
 use super::{AlsoFails, Diagnosis, Snapshot};
-use super::{agents, capacity, edge, egress, gitops, nodes, pods, unreadable};
+use super::{agents, capacity, edge, egress, gitops, nodes, pods, secrets_key, unreadable};
 use crate::report::RuleInfo;
 
 /// Every check doctor runs, in the order it prints them (root causes before the checks that would see their symptoms).
 pub const CHECKS: &[RuleInfo] = &[
     nodes::NODE_HEALTH,
+    secrets_key::SECRETS_KEY_ENABLED,
     agents::NODE_AGENT_MISSING,
     egress::EGRESS_BLOCKED,
     pods::PODS_NOT_READY,
@@ -24,6 +25,7 @@ pub const CHECKS: &[RuleInfo] = &[
 pub fn diagnose(snapshot: &Snapshot) -> Vec<Diagnosis> {
     let mut diagnoses = Diagnoses::default();
     nodes::analyse(snapshot, &mut diagnoses);
+    secrets_key::analyse(snapshot, &mut diagnoses);
     agents::analyse(snapshot, &mut diagnoses);
     egress::analyse(snapshot, &mut diagnoses);
     pods::analyse(snapshot, &mut diagnoses);
@@ -104,7 +106,7 @@ impl Diagnoses {
         self.add(diagnosis);
     }
 
-    fn into_sorted(self) -> Vec<Diagnosis> {
+    pub(crate) fn into_sorted(self) -> Vec<Diagnosis> {
         let check_order = |id: &str| {
             CHECKS
                 .iter()

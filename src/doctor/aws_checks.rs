@@ -1,8 +1,8 @@
-//! The AWS half of doctor: ECR asked about the images pods cannot pull, caches the workloads call that their security groups shut out, and the edge's certificate and DNS as the Gateways use them.
+//! The AWS half of doctor: the Secrets key and ECR (on the images pods cannot pull) read for the analysis, caches the workloads call that their security groups shut out, and the edge's certificate and DNS as the Gateways use them.
 
 use crate::aws::ecr::{self, EcrImage};
 use crate::aws::elasticache::check_cache_reachable;
-use crate::aws::{AwsContext, AwsError, acm, ec2::Admission};
+use crate::aws::{AwsContext, AwsError, acm, ec2::Admission, eks, kms};
 use crate::config::Environment;
 use crate::k8s::gateway::listener_hostnames_of;
 use crate::phases::gateway::{alias_findings, certificate_findings};
@@ -10,6 +10,7 @@ use crate::report::{Finding, RuleInfo, rule};
 
 use super::egress::configured_endpoints;
 use super::pods;
+use super::secrets_key::{SECRETS_KEY_ENABLED, SecretsKey};
 use super::snapshot::RegistryAnswer;
 use super::{Diagnosis, Snapshot};
 
@@ -59,10 +60,45 @@ impl AwsFindings {
     }
 }
 
+/// Checks whose facts the AWS half reads before the analysis, which judges them with the cluster's.
+pub const READ_BEFORE_ANALYSIS: &[RuleInfo] = &[SECRETS_KEY_ENABLED];
+
+/// Reads what the analysis judges together with the cluster: ECR on the images pods cannot pull,
+/// and the cluster's Secrets key. Returns the checks it could not read for, with why.
+pub async fn read_before_analysis(
+    aws: &AwsContext,
+    environment: &Environment,
+    snapshot: &mut Snapshot,
+) -> Vec<(&'static str, String)> {
+    ask_registry(aws, snapshot).await;
+    let mut skipped = Vec::new();
+    match secrets_key(aws, &environment.cluster.name).await {
+        Ok(key) => snapshot.secrets_key = key,
+        Err(error) => skipped.push((SECRETS_KEY_ENABLED.id, error.to_string())),
+    }
+    skipped
+}
+
+/// The KMS key the cluster encrypts Secrets with, and its state (None: no such cluster, or no key).
+async fn secrets_key(aws: &AwsContext, cluster: &str) -> Result<Option<SecretsKey>, AwsError> {
+    let Some(key_arn) = eks::describe_cluster(aws, cluster)
+        .await?
+        .and_then(|facts| facts.secrets_key_arn)
+    else {
+        return Ok(None);
+    };
+    let state = kms::key_state(aws, &key_arn).await?;
+    Ok(Some(SecretsKey {
+        cluster: cluster.to_string(),
+        key_arn,
+        state,
+    }))
+}
+
 /// Asks ECR about each ECR image pods fail to pull, so the analysis can say whether the tag, the
-/// repository or the nodes' access is at fault. Runs before the analysis; a registry that does not
-/// answer is evidence, not an error.
-pub async fn ask_registry(aws: &AwsContext, snapshot: &mut Snapshot) {
+/// repository or the nodes' access is at fault. A registry that does not answer is evidence, not
+/// an error.
+async fn ask_registry(aws: &AwsContext, snapshot: &mut Snapshot) {
     for image in pods::images_failing_to_pull(snapshot) {
         let Some(ecr_image) = EcrImage::parse(&image) else {
             continue;

@@ -227,6 +227,7 @@ pub async fn collect(client: &kube::Client) -> Result<Snapshot, CollectError> {
         secret_provider_classes: secret_provider_classes?,
         logs,
         registry: Default::default(),
+        secrets_key: None,
         taken_at: Some(taken_at),
         unreadable: unreadable.0.into_inner().unwrap_or_else(|p| p.into_inner()),
     })

@@ -14,6 +14,7 @@ pub mod gitops;
 pub mod nodes;
 pub mod pods;
 pub mod scheduling;
+pub mod secrets_key;
 pub mod snapshot;
 pub mod unreadable;
 

@@ -9,6 +9,7 @@ use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use serde_json::Value;
 
+use super::secrets_key::SecretsKey;
 use crate::aws::ecr::ImagePresence;
 
 /// What an image's registry said of an image pods fail to pull.
@@ -51,6 +52,9 @@ pub struct Snapshot {
     /// What the registry said of each ECR image pods fail to pull, keyed by the image as the pod
     /// spec names it: asked by doctor's AWS half before the analysis (empty without AWS).
     pub registry: BTreeMap<String, RegistryAnswer>,
+    /// The KMS key the EKS cluster encrypts Secrets with, and its state: read by doctor's AWS half
+    /// before the analysis (None without AWS, or when the cluster names no key).
+    pub secrets_key: Option<SecretsKey>,
     /// When the snapshot was read; None for a picture from a file (then no pod counts as just started).
     pub taken_at: Option<jiff::Timestamp>,
     /// Kinds that could not be read, and why (e.g. "permission denied for list pods"); doctor reports them
