@@ -82,6 +82,13 @@ impl Kubectl {
 }
 
 fn main() {
+    // TACOS_LOG=tacos=info prints where each apply's time goes, step by step.
+    if let Ok(filter) = tracing_subscriber::EnvFilter::try_from_env("TACOS_LOG") {
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

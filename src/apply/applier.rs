@@ -18,6 +18,19 @@ use crate::repo::{Location, Object, ObjectKey};
 /// The field manager every tacos write is made under.
 pub const FIELD_MANAGER: &str = "tacos";
 
+/// Up to this many objects of one kind in one namespace are read with a GET each; more, with one
+/// LIST (see [`Applier::list_live`]).
+const GET_AT_MOST: usize = 8;
+
+/// The objects `names` of `api` that exist, one GET each, at once.
+async fn get_each(
+    api: &Api<DynamicObject>,
+    names: &[String],
+) -> Result<Vec<DynamicObject>, kube::Error> {
+    let found = futures::future::try_join_all(names.iter().map(|name| api.get_opt(name))).await?;
+    Ok(found.into_iter().flatten().collect())
+}
+
 /// Whether writes are stored: a value, not an `if` sprinkled through the code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -196,7 +209,9 @@ impl Applier {
         let mut applied = Vec::with_capacity(objects.len());
         let created = CreatedHere::of(objects);
         for (step, members) in steps {
+            let started = std::time::Instant::now();
             let live = self.list_live(&members).await?;
+            let listed = started.elapsed();
             let results: Vec<Applied> = futures::stream::iter(
                 members
                     .iter()
@@ -206,6 +221,7 @@ impl Applier {
             .inspect_ok(|done| on_applied(done))
             .try_collect()
             .await?;
+            let written = started.elapsed();
             if step == ApplyStep::Foundations && self.options.mode == Mode::Apply {
                 for crd in results
                     .iter()
@@ -214,6 +230,13 @@ impl Applier {
                     self.wait_crd_established(&crd.key.name).await?;
                 }
             }
+            tracing::info!(
+                "apply step {step:?}: {} object(s); discovery and reads (GET or LIST) {} ms, writes {} ms, CRDs Established {} ms",
+                members.len(),
+                listed.as_millis(),
+                (written - listed).as_millis(),
+                (started.elapsed() - written).as_millis()
+            );
             applied.extend(results);
         }
         Ok(applied)
@@ -267,13 +290,17 @@ impl Applier {
         }
     }
 
-    /// The live objects of the kinds and namespaces `members` touch, one LIST per kind and
-    /// namespace, so unchanged objects need no request of their own.
+    /// The live objects `members` name: one LIST per kind and namespace where the phase applies
+    /// more than [`GET_AT_MOST`] objects of it there, so unchanged objects need no request of
+    /// their own; a GET per object where it applies fewer. A LIST is served from the apiserver's
+    /// watch cache, and the first LIST of a kind nobody has listed yet (a CRD's, on a fresh
+    /// cluster) waits about a second for that cache to catch up; a GET reads etcd and does not.
     async fn list_live(
         &self,
         members: &[&Object],
     ) -> Result<HashMap<ObjectKey, Value>, ApplyError> {
-        let mut wanted: BTreeMap<(ResourceKey, Option<String>), ApiResource> = BTreeMap::new();
+        type Wanted = (ApiResource, Vec<String>);
+        let mut wanted: BTreeMap<(ResourceKey, Option<String>), Wanted> = BTreeMap::new();
         for object in members {
             let (resource, namespaced) = match self.resource_of(object).await {
                 Ok(found) => found,
@@ -288,36 +315,48 @@ impl Applier {
                 object.version().to_string(),
                 object.kind().to_string(),
             );
-            wanted.insert((key, namespace), resource);
+            wanted
+                .entry((key, namespace))
+                .or_insert_with(|| (resource, Vec::new()))
+                .1
+                .push(object.name().to_string());
         }
-        // One LIST per kind and namespace, at once: on a fresh apiserver the first LIST of a new
-        // CRD kind waits about a second for its cache, so one after another adds up.
-        let lists: Vec<(
-            ApiResource,
-            Result<kube::core::ObjectList<DynamicObject>, kube::Error>,
-        )> = futures::stream::iter(wanted.into_iter().map(|((_, namespace), resource)| {
-            let api = self.api(&resource, namespace.as_deref());
-            async move { (resource, api.list(&ListParams::default()).await) }
-        }))
-        .buffer_unordered(self.options.parallelism.max(1))
-        .collect()
-        .await;
+        let reads = wanted
+            .into_iter()
+            .map(|((_, namespace), (resource, names))| {
+                let api = self.api(&resource, namespace.as_deref());
+                async move {
+                    let read = if names.len() <= GET_AT_MOST {
+                        get_each(&api, &names).await
+                    } else {
+                        api.list(&ListParams::default())
+                            .await
+                            .map(|list| list.items)
+                    };
+                    (resource, read)
+                }
+            });
+        let reads: Vec<(ApiResource, Result<Vec<DynamicObject>, kube::Error>)> =
+            futures::stream::iter(reads)
+                .buffer_unordered(self.options.parallelism.max(1))
+                .collect()
+                .await;
         let mut live = HashMap::new();
-        for (resource, list) in lists {
-            let list = match list {
-                Ok(list) => list,
+        for (resource, read) in reads {
+            let items = match read {
+                Ok(items) => items,
                 Err(kube::Error::Api(status)) if status.code == 404 || status.code == 403 => {
                     continue;
                 }
                 Err(error) if is_connection_error(&error) => {
                     return Err(ApplyError::Unreachable {
-                        action: format!("listing {}", resource.plural),
+                        action: format!("reading {}", resource.plural),
                         source: error,
                     });
                 }
                 Err(_) => continue,
             };
-            for item in list.items {
+            for item in items {
                 let key = ObjectKey {
                     group: resource.group.clone(),
                     kind: resource.kind.clone(),
