@@ -66,7 +66,6 @@ async fn verify_fails_on_each_eks_setting_that_breaks_compliance_naming_it_and_i
     aws.seed_platform().await.unwrap();
     let config = aws.sdk_config().await;
     let eks = aws_sdk_eks::Client::new(&config);
-    let kms = aws_sdk_kms::Client::new(&config);
 
     for (id, findings) in audits(&plane.kubeconfig, &aws, "gateway", &EKS_AUDITS).await {
         assert!(
@@ -76,26 +75,7 @@ async fn verify_fails_on_each_eks_setting_that_breaks_compliance_naming_it_and_i
     }
 
     // The Secrets key disabled: the API server can no longer decrypt them.
-    let cluster = eks
-        .describe_cluster()
-        .name("ticket-cluster")
-        .send()
-        .await
-        .unwrap()
-        .cluster
-        .unwrap();
-    let key = cluster.encryption_config()[0]
-        .provider
-        .as_ref()
-        .unwrap()
-        .key_arn
-        .clone()
-        .unwrap();
-    kms.disable_key()
-        .key_id(key.rsplit('/').next().unwrap())
-        .send()
-        .await
-        .unwrap();
+    let key = aws.disable_secrets_key("ticket-cluster").await.unwrap();
     let found = audits(&plane.kubeconfig, &aws, "gateway", &EKS_AUDITS[..1]).await;
     let secrets = errors(&found[0].1);
     assert_eq!(secrets.len(), 1, "{found:?}");

@@ -203,28 +203,7 @@ status:
         "an enabled key is no cause: {run}"
     );
 
-    let config = aws.sdk_config().await;
-    let cluster = aws_sdk_eks::Client::new(&config)
-        .describe_cluster()
-        .name("ticket-cluster")
-        .send()
-        .await
-        .unwrap()
-        .cluster
-        .unwrap();
-    let key = cluster.encryption_config()[0]
-        .provider
-        .as_ref()
-        .unwrap()
-        .key_arn
-        .clone()
-        .unwrap();
-    aws_sdk_kms::Client::new(&config)
-        .disable_key()
-        .key_id(key.rsplit('/').next().unwrap())
-        .send()
-        .await
-        .unwrap();
+    let key = aws.disable_secrets_key("ticket-cluster").await.unwrap();
     let run = doctor(&plane.kubeconfig, Some(&aws), &["--output", "json"]).await;
     run.assert_code(1);
     let found = diagnoses(&run);

@@ -255,6 +255,34 @@ impl AwsEmulator {
             })
     }
 
+    /// Disables the KMS key EKS cluster `cluster` encrypts Secrets with; returns its ARN.
+    pub async fn disable_secrets_key(&self, cluster: &str) -> Result<String> {
+        let config = self.sdk_config().await;
+        let described = aws_sdk_eks::Client::new(&config)
+            .describe_cluster()
+            .name(cluster)
+            .send()
+            .await
+            .map_err(|e| aws_err("describe EKS cluster", e))?;
+        let key = described
+            .cluster
+            .as_ref()
+            .and_then(|c| c.encryption_config().first())
+            .and_then(|e| e.provider.as_ref())
+            .and_then(|p| p.key_arn.clone())
+            .ok_or_else(|| TestenvError::Aws {
+                action: format!("read the Secrets key of EKS cluster {cluster}"),
+                message: "the cluster has no encryptionConfig".into(),
+            })?;
+        aws_sdk_kms::Client::new(&config)
+            .disable_key()
+            .key_id(key.rsplit('/').next().unwrap_or(&key))
+            .send()
+            .await
+            .map_err(|e| aws_err("disable KMS key", e))?;
+        Ok(key)
+    }
+
     /// Creates ECR repository `name` (scan-on-push as given) unless it exists, pushes an image
     /// tagged `tag` to it, and scans it (moto's scan of it finds one HIGH vulnerability,
     /// CVE-9999-9999, unless told otherwise).
