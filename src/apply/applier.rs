@@ -22,13 +22,22 @@ pub const FIELD_MANAGER: &str = "tacos";
 /// LIST (see [`Applier::list_live`]).
 const GET_AT_MOST: usize = 8;
 
-/// The objects `names` of `api` that exist, one GET each, at once.
+/// The objects `names` of `api` that exist, one GET each, at once. An object the identity may not
+/// read is left out (it is then written as if new, as a LIST it may not make leaves its kind); a
+/// connection error fails the read.
 async fn get_each(
     api: &Api<DynamicObject>,
     names: &[String],
 ) -> Result<Vec<DynamicObject>, kube::Error> {
-    let found = futures::future::try_join_all(names.iter().map(|name| api.get_opt(name))).await?;
-    Ok(found.into_iter().flatten().collect())
+    let mut found = Vec::with_capacity(names.len());
+    for read in futures::future::join_all(names.iter().map(|name| api.get_opt(name))).await {
+        match read {
+            Ok(object) => found.extend(object),
+            Err(error) if is_connection_error(&error) => return Err(error),
+            Err(_) => {}
+        }
+    }
+    Ok(found)
 }
 
 /// Whether writes are stored: a value, not an `if` sprinkled through the code.

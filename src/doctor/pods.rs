@@ -721,6 +721,29 @@ pub fn images_failing_to_pull(snapshot: &Snapshot) -> BTreeSet<String> {
     images
 }
 
+/// Whether kubelet's words point at the nodes' access (credentials, the network) or say nothing
+/// more than that the pull backs off.
+fn reads_as_access_failure(kubelet_says: &str) -> bool {
+    let said = kubelet_says.to_lowercase();
+    [
+        "401",
+        "403",
+        "unauthorized",
+        "denied",
+        "forbidden",
+        "no basic auth",
+        "timeout",
+        "deadline",
+        "dial tcp",
+        "no such host",
+        "connection refused",
+        "back-off pulling image",
+        "no message",
+    ]
+    .iter()
+    .any(|word| said.contains(word))
+}
+
 /// A container's image pull that fails.
 struct Pull<'a> {
     workload: &'a str,
@@ -787,16 +810,29 @@ fn explain_by_registry(diagnosis: &mut Diagnosis, pull: &Pull<'_>, answer: &Regi
                 format!("push {wanted} to {repository}, or {retag}"),
             )
         }
-        ImagePresence::Present { digest, pushed_at } => (
-            format!(
-                "ECR has it ({repository} {wanted} is {digest}{}, {place}), so the nodes cannot fetch it: the node role's ECR permissions or the nodes' route to ECR",
+        ImagePresence::Present { digest, pushed_at } => {
+            let has_it = format!(
+                "ECR has it ({repository} {wanted} is {digest}{}, {place})",
                 pushed_at
                     .as_deref()
                     .map(|at| format!(", pushed {at}"))
                     .unwrap_or_default()
-            ),
-            "give the node role ecr:GetAuthorizationToken, ecr:BatchGetImage and ecr:GetDownloadUrlForLayer (the AmazonEC2ContainerRegistryReadOnly policy), and let private nodes reach ECR (VPC endpoints ecr.api, ecr.dkr and the s3 gateway, or a NAT gateway)".to_string(),
-        ),
+            );
+            if !reads_as_access_failure(kubelet_says) {
+                // The image is there and kubelet names another reason (a platform the image
+                // lacks, a corrupt layer): kubelet's words are the cause, the generic fix stays.
+                diagnosis.cause = format!(
+                    "image {image} of container {container} cannot be pulled: {has_it}, and kubelet says: {kubelet_says}"
+                );
+                return;
+            }
+            (
+                format!(
+                    "{has_it}, so the nodes cannot fetch it: the node role's ECR permissions or the nodes' route to ECR"
+                ),
+                "give the node role ecr:GetAuthorizationToken, ecr:BatchGetImage and ecr:GetDownloadUrlForLayer (the AmazonEC2ContainerRegistryReadOnly policy), and let private nodes reach ECR (VPC endpoints ecr.api, ecr.dkr and the s3 gateway, or a NAT gateway)".to_string(),
+            )
+        }
     };
     diagnosis.cause = format!("image {image} of container {container} cannot be pulled: {cause}");
     diagnosis.remedy = remedy;
@@ -1195,6 +1231,20 @@ mod tests {
     use super::super::analysis::diagnose;
     use super::super::fixtures::{HEALTHY, gateway_pods_in, of_check, snapshot};
     use super::*;
+
+    #[test]
+    fn only_credentials_network_or_a_bare_back_off_blame_the_nodes_access() {
+        for access in [
+            "failed to authorize: 403 Forbidden",
+            "dial tcp 10.0.0.1:443: i/o timeout",
+            "Back-off pulling image \"x\"",
+        ] {
+            assert!(reads_as_access_failure(access), "{access}");
+        }
+        assert!(!reads_as_access_failure(
+            "no match for platform in manifest: not found"
+        ));
+    }
 
     fn not_ready(container_status: &str) -> String {
         gateway_pods_in(&format!(

@@ -266,7 +266,9 @@ async fn node_classes_hardened(cx: &CheckContext<'_>) -> Result<Vec<Finding>, Ph
     let api: Api<DynamicObject> = Api::all_with(cx.client.clone(), &resource);
     let classes = match api.list(&ListParams::default()).await {
         Ok(list) => list.items,
-        Err(kube::Error::Api(status)) if status.code == 404 => return Ok(Vec::new()),
+        Err(kube::Error::Api(status)) if status.code == 404 => {
+            return Ok(older_karpenter(cx).await.into_iter().collect());
+        }
         Err(kube::Error::Api(status)) if status.code == 403 => {
             return Err(PhaseError::PermissionDenied(format!(
                 "list ec2nodeclasses.{} ({})",
@@ -293,6 +295,34 @@ async fn node_classes_hardened(cx: &CheckContext<'_>) -> Result<Vec<Finding>, Ph
                 })
         })
         .collect())
+}
+
+/// A warning when the cluster serves karpenter.k8s.aws, but not at v1 (Karpenter before 1.0):
+/// its classes are not judged, and saying nothing would read as a pass.
+async fn older_karpenter(cx: &CheckContext<'_>) -> Option<Finding> {
+    let group = kube::discovery::group(cx.client, nodeclass::GROUP)
+        .await
+        .ok()?;
+    let versions: Vec<String> = group.versions().map(str::to_string).collect();
+    Some(
+        Finding::new(
+            &NODE_CLASSES_HARDENED,
+            format!(
+                "EC2NodeClass.{} (cluster {})",
+                nodeclass::GROUP,
+                cx.environment.cluster.name
+            ),
+            None,
+            format!(
+                "not judged: the cluster serves {} at {}, not {}: a Karpenter before 1.0",
+                nodeclass::GROUP,
+                versions.join(", "),
+                nodeclass::VERSION
+            ),
+        )
+        .with_severity(Severity::Warning)
+        .with_remedy("upgrade Karpenter to v1 (its v1beta1 APIs are gone since 1.1)"),
+    )
 }
 
 /// IMDSv2 only, a hop limit of at most [`MAX_HOP_LIMIT`], an encrypted root volume, on every node.
@@ -560,7 +590,6 @@ struct RunImage {
     location: Location,
 }
 
-/// Every container image of the phase's workloads and of the charts its Applications render.
 /// The images the services run: the workloads of the app namespace, the rendered charts included.
 /// The phase's platform add-ons elsewhere (the VPA recommender, from registry.k8s.io) are not
 /// the services' images, and no ECR scan covers them.

@@ -37,15 +37,25 @@ async fn chart_kinds_served(cx: &CheckContext<'_>) -> Result<Vec<Finding>, Phase
             .or_default()
             .push(object.key().to_string());
     }
-    // The phase installs these itself, before Argo CD is handed the charts.
-    let installed_by_phase = |group: &str| {
-        cx.phase.upstream.iter().any(|upstream| {
-            matches!(upstream, super::Upstream::Crds(crds) if crds.groups.contains(&group))
-        })
+    // The phase installs these itself, before Argo CD is handed the charts: skipped only at a
+    // version and kind its CRDs serve.
+    let installed_by_phase = |group: &str, version: &str, kind: &str| {
+        cx.objects
+            .iter()
+            .filter(|o| o.is("apiextensions.k8s.io", "CustomResourceDefinition"))
+            .any(|crd| {
+                crd.value["spec"]["group"] == group
+                    && crd.value["spec"]["names"]["kind"] == kind
+                    && crd.value["spec"]["versions"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .any(|v| v["name"] == version && v["served"] == true)
+            })
     };
     let mut findings = Vec::new();
     for ((group, version, kind), objects) in kinds {
-        if installed_by_phase(&group) {
+        if installed_by_phase(&group, &version, &kind) {
             continue;
         }
         for finding in crd_served(cx.client, &group, &version, &kind, &CHART_KINDS_SERVED).await? {
