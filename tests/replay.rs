@@ -180,9 +180,11 @@ async fn the_ramp_and_the_spike_reach_through_the_real_hpa_what_capacity_predict
         "{ramp}"
     );
 
-    // Then the spike on the same lab, 6.5 minutes played in 39 s: every service reaches what
-    // capacity predicts at 50,000 RPS.
-    let spike = replay(&lab, "spike", "10").run_async().await;
+    // Then the spike on the same lab, 6.5 minutes played in 78 s: every service reaches what
+    // capacity predicts at 50,000 RPS. At x10 the peak lasted 24 s of wall time, and the real
+    // HPA (15 s sync, its scale-up policy) left payment-sim-api at 16 of 20 once on a busy
+    // machine: x5 gives the controller two more periods, and still tests the spike.
+    let spike = replay(&lab, "spike", "5").run_async().await;
     spike.assert_code(0);
     assert_reached(&spike, &predicted, true);
 
