@@ -48,8 +48,26 @@ pub struct ControlPlane {
     dir: tempfile::TempDir,
 }
 
+/// How many times [`ControlPlane::start`] picks new ports when one it picked was taken before
+/// etcd or the apiserver could bind it (another process's, between the pick and the bind).
+const PORT_ATTEMPTS: usize = 3;
+
 impl ControlPlane {
     pub async fn start(options: ControlPlaneOptions) -> Result<Self> {
+        let mut attempt = 1;
+        loop {
+            match Self::start_once(&options).await {
+                Err(TestenvError::NotReady { tail, .. })
+                    if attempt < PORT_ATTEMPTS && tail.contains("address already in use") =>
+                {
+                    attempt += 1;
+                }
+                started => return started,
+            }
+        }
+    }
+
+    async fn start_once(options: &ControlPlaneOptions) -> Result<Self> {
         let binaries = Binaries::locate()?;
         binaries.require("etcd", &binaries.etcd)?;
         binaries.require("kube-apiserver", &binaries.kube_apiserver)?;
