@@ -398,18 +398,12 @@ fn diagnosis(snapshot: &Snapshot, workload: &str, trouble: &Trouble, pods: &[&Po
         Trouble::CrashLoop { container } => crash_loop(snapshot, workload, container, pods),
         Trouble::ImagePull { container, image } => {
             let failures = events_of("Failed");
-            let mut diagnosis = image_pull(workload, container, image, pods, &failures);
-            if let Some(answer) = snapshot.registry.get(image) {
-                let (why, _) = kubelet_says(container, pods, &failures);
-                let pull = Pull {
-                    workload,
-                    container,
-                    image,
-                    kubelet_says: &why,
-                };
-                explain_by_registry(&mut diagnosis, &pull, answer);
-            }
-            diagnosis
+            let pull = Pull {
+                workload,
+                container,
+                image,
+            };
+            image_pull(&pull, pods, &failures, snapshot.registry.get(image))
         }
         Trouble::ConfigError { container, missing } => {
             config_error(snapshot, workload, container, missing, first)
@@ -659,13 +653,18 @@ fn kubelet_says<'a>(
     (why, pull_failures)
 }
 
+/// Why the pull fails, from kubelet's words, sharpened by what the registry said when asked.
 fn image_pull(
-    workload: &str,
-    container: &str,
-    image: &str,
+    pull: &Pull<'_>,
     pods: &[&Pod],
     failures: &[&Event],
+    answer: Option<&RegistryAnswer>,
 ) -> Diagnosis {
+    let Pull {
+        workload,
+        container,
+        image,
+    } = *pull;
     let reference = ImageRef::parse(image);
     let registry = reference.registry;
     let (why, pull_failures) = kubelet_says(container, pods, failures);
@@ -690,6 +689,9 @@ fn image_pull(
             "check the image exists (docker manifest inspect {image}) and that the nodes may pull from {registry} (imagePullSecrets for a private registry; rate limits on docker.io); {fix}"
         ),
     };
+    if let Some(answer) = answer {
+        explain_by_registry(&mut diagnosis, pull, &why, answer);
+    }
     diagnosis
 }
 
@@ -749,17 +751,20 @@ struct Pull<'a> {
     workload: &'a str,
     container: &'a str,
     image: &'a str,
-    kubelet_says: &'a str,
 }
 
 /// Says which of the tag, the repository or the nodes' access keeps `image` from its pods, from
 /// what ECR answered; kubelet's words stay as evidence.
-fn explain_by_registry(diagnosis: &mut Diagnosis, pull: &Pull<'_>, answer: &RegistryAnswer) {
+fn explain_by_registry(
+    diagnosis: &mut Diagnosis,
+    pull: &Pull<'_>,
+    kubelet_says: &str,
+    answer: &RegistryAnswer,
+) {
     let Pull {
         workload,
         container,
         image,
-        kubelet_says,
     } = *pull;
     let Some(ecr) = EcrImage::parse(image) else {
         return;
